@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.fernet import Fernet
@@ -47,8 +47,7 @@ class Settings:
     max_upload_bytes: int
     login_max_failures: int
     login_window_seconds: int
-    testing: bool = False
-    extra: dict = field(default_factory=dict)
+    proxy_fix: bool = False
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
@@ -64,8 +63,9 @@ class Settings:
             lookup_key=env.get("PORTAL_LOOKUP_KEY")
             or _persisted_secret(instance, "lookup_key", lambda: secrets.token_urlsafe(32)),
             app_db_password=env.get("PORTAL_APP_DB_PASSWORD") or None,
-            session_cookie_secure=env.get("SESSION_COOKIE_SECURE", "auto") == "true",
+            session_cookie_secure=env.get("SESSION_COOKIE_SECURE") == "true",
             max_upload_bytes=int(env.get("PORTAL_MAX_UPLOAD_MB", "200")) * 1024 * 1024,
             login_max_failures=int(env.get("PORTAL_LOGIN_MAX_FAILURES", "5")),
             login_window_seconds=int(env.get("PORTAL_LOGIN_WINDOW_SECONDS", "900")),
+            proxy_fix=env.get("PORTAL_PROXY_FIX") == "1",
         )

@@ -168,7 +168,8 @@ def _bin(name: str) -> str:
 
 
 def _url(socket_dir: Path) -> str:
-    return f"postgresql+psycopg://{SUPERUSER}@/{DATABASE_NAME}?host={quote(str(socket_dir), safe='/')}"
+    host = quote(str(socket_dir), safe="/")
+    return f"postgresql+psycopg://{SUPERUSER}@/{DATABASE_NAME}?host={host}"
 
 
 def _socket_dir(instance: Path) -> Path:
@@ -194,7 +195,8 @@ def _prepare_socket_dir(socket_dir: Path, account: pwd.struct_passwd | None) -> 
     st = socket_dir.lstat()
     if not stat.S_ISDIR(st.st_mode) or st.st_uid not in (owner, os.geteuid()):
         raise EmbeddedPostgresError(
-            f"socket directory {socket_dir} exists but is not a directory owned by us; remove it and retry"
+            f"socket directory {socket_dir} exists but is not a directory owned by us; "
+            "remove it and retry"
         )
     if account is not None:
         os.lchown(socket_dir, account.pw_uid, account.pw_gid)
@@ -236,13 +238,15 @@ def _service_account() -> pwd.struct_passwd:
         pass
     try:
         subprocess.run(
-            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", SERVICE_USER],
+            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
+             SERVICE_USER],
             check=True, capture_output=True, text=True,
         )
     except (OSError, subprocess.CalledProcessError) as exc:
         output = getattr(exc, "stderr", None) or str(exc)
         raise EmbeddedPostgresError(
-            f"could not create system user {SERVICE_USER!r} to run PostgreSQL (it refuses to run as root)",
+            f"could not create system user {SERVICE_USER!r} to run PostgreSQL "
+            "(it refuses to run as root)",
             details=output,
         ) from None
     return pwd.getpwnam(SERVICE_USER)
@@ -303,26 +307,50 @@ def _run(args: list[str], account: pwd.struct_passwd | None, cwd: Path,
 
 def _run_checked(args: list[str], account: pwd.struct_passwd | None, cwd: Path, *,
                  what: str, log: Path | None = None) -> None:
-    """_run(), turning failures into EmbeddedPostgresError with the log tail as details."""
+    """_run(), turning failures into EmbeddedPostgresError: one line of reason,
+    the tail of the server log (or of the command's output) as details."""
+    log_start = _log_size(log)
     try:
         result = _run(args, account, cwd)
     except subprocess.TimeoutExpired:
-        raise EmbeddedPostgresError(f"could not {what}: timed out", _tail(log, "")) from None
+        raise EmbeddedPostgresError(f"could not {what}: timed out", _log_tail(log)) from None
     if result.returncode != 0:
         output = (result.stderr + result.stdout).strip()
+        # The server's own FATAL line from this attempt says far more than
+        # pg_ctl's generic "could not start server".
+        fatal = [line.split("FATAL:", 1)[1].strip()
+                 for line in _read_log(log, log_start).splitlines() if "FATAL:" in line]
         first = next((line for line in output.splitlines() if line.strip()), "no output")
-        raise EmbeddedPostgresError(f"could not {what}: {first}", _tail(log, output))
+        details = _log_tail(log) or _tail(output)
+        raise EmbeddedPostgresError(f"could not {what}: {fatal[-1] if fatal else first}", details)
 
 
-def _tail(log: Path | None, fallback: str) -> str:
-    """Last lines of the server log if there is one, else of the command's output."""
-    text = fallback
-    if log is not None:
-        try:
-            text = log.read_text(errors="replace")
-        except OSError:
-            pass
+def _log_size(log: Path | None) -> int:
+    try:
+        return log.stat().st_size if log is not None else 0
+    except OSError:
+        return 0
+
+
+def _read_log(log: Path | None, offset: int) -> str:
+    """The log's text from byte offset on ("" if there is no log)."""
+    if log is None:
+        return ""
+    try:
+        with open(log, "rb") as f:
+            f.seek(offset)
+            return f.read().decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def _tail(text: str) -> str:
     return "\n".join(text.splitlines()[-LOG_TAIL_LINES:])
+
+
+def _log_tail(log: Path | None) -> str:
+    # Read only the end: the log is never rotated and may be large.
+    return _tail(_read_log(log, max(0, _log_size(log) - 64 * 1024)))
 
 
 def _is_running(instance: Path, account: pwd.struct_passwd | None) -> bool:

@@ -27,8 +27,9 @@ FUNCTIONS = [
     CREATE FUNCTION audit_row_change() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, public AS $$
     DECLARE
-        old_row jsonb := to_jsonb(OLD) - TG_ARGV;
-        new_row jsonb := to_jsonb(NEW) - TG_ARGV;
+        redacted text[] := COALESCE(TG_ARGV, '{{}}');  -- TG_ARGV is NULL without arguments
+        old_row jsonb := to_jsonb(OLD) - redacted;
+        new_row jsonb := to_jsonb(NEW) - redacted;
         any_row jsonb := COALESCE(new_row, old_row);
     BEGIN
         INSERT INTO audit_log (table_name, record_id, operation, old_values, new_values,

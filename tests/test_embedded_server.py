@@ -128,7 +128,8 @@ def test_long_instance_path_uses_short_private_socket_dir(make_instance):
 
     assert url.endswith(f"?host={socket_dir}")
     assert stat.S_IMODE(socket_dir.stat().st_mode) == 0o700
-    assert socket_dir.stat().st_uid == (pwd.getpwnam("portal-pg").pw_uid if IS_ROOT else os.geteuid())
+    server_uid = pwd.getpwnam("portal-pg").pw_uid if IS_ROOT else os.geteuid()
+    assert socket_dir.stat().st_uid == server_uid
     assert query(url, "select 1") == 1
     embedded.stop(instance)
     assert not socket_dir.exists()  # stop() tidies the /tmp fallback away
@@ -167,8 +168,11 @@ def test_start_failure_is_one_line_with_log_details(make_instance):
     with pytest.raises(embedded.EmbeddedPostgresError) as info:
         embedded.start(instance)
 
-    assert "\n" not in str(info.value)
-    assert "shared_buffers" in info.value.details
+    message = str(info.value)
+    assert "\n" not in message
+    # The reason is the server's own FATAL line, not pg_ctl's generic one.
+    assert message.startswith("could not start PostgreSQL: configuration file")
+    assert 'invalid value for parameter "shared_buffers"' in info.value.details
     assert embedded.server_url(instance) is None
 
 

@@ -517,6 +517,28 @@ ENGAGEMENT_SUMMARY = """
     GROUP BY e.id, e.client_account_id, e.name"""
 
 
+# Child flows say 'active' where the master says 'initialized' or 'running'; every other
+# status must be the same word on both rows.
+FLOW_STATUS_MISMATCHES = """
+    CREATE FUNCTION flow_status_mismatches() RETURNS bigint LANGUAGE sql STABLE
+    SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+        SELECT count(*) FROM (
+            SELECT child.status, master.flow_status
+            FROM discovery_flows child JOIN master_flows master
+              ON master.client_account_id = child.client_account_id
+             AND master.flow_id = child.master_flow_id
+            UNION ALL
+            SELECT child.status, master.flow_status
+            FROM assessment_flows child JOIN master_flows master
+              ON master.client_account_id = child.client_account_id
+             AND master.flow_id = child.master_flow_id
+        ) pairs(child_status, master_status)
+        WHERE child_status IS DISTINCT FROM CASE master_status
+            WHEN 'initialized' THEN 'active' WHEN 'running' THEN 'active'
+            ELSE master_status END
+    $$"""
+
+
 def create_security_and_views() -> None:
     statements: list[str] = list(FUNCTIONS)
     for table in UPDATED_AT_TABLES:
@@ -582,13 +604,20 @@ def create_security_and_views() -> None:
         f"ALTER FUNCTION refresh_engagement_summary() OWNER TO {SUMMARY_ROLE}",
         "REVOKE ALL ON FUNCTION refresh_engagement_summary() FROM PUBLIC",
         f"GRANT EXECUTE ON FUNCTION refresh_engagement_summary() TO {APP_ROLE}",
+        # The readiness probe's master/child flow consistency check must see every tenant.
+        f"GRANT SELECT ON master_flows, assessment_flows TO {SUMMARY_ROLE}",
+        FLOW_STATUS_MISMATCHES,
+        f"ALTER FUNCTION flow_status_mismatches() OWNER TO {SUMMARY_ROLE}",
+        "REVOKE ALL ON FUNCTION flow_status_mismatches() FROM PUBLIC",
+        f"GRANT EXECUTE ON FUNCTION flow_status_mismatches() TO {APP_ROLE}",
     ]
     for statement in statements:
         op.execute(statement)
 
 
 def drop_security_and_views() -> None:
-    op.execute("DROP FUNCTION refresh_engagement_summary()")
+    op.execute("DROP FUNCTION refresh_engagement_summary(), flow_status_mismatches()")
+    op.execute(f"REVOKE ALL ON master_flows, assessment_flows FROM {SUMMARY_ROLE}")
     op.execute("DROP VIEW engagement_summary_current")
     op.execute("DROP MATERIALIZED VIEW engagement_summary")
     # These policies read user_account_associations, which is dropped before their tables.

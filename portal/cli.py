@@ -1,0 +1,213 @@
+"""The `portal` command (see README for the contract others rely on)."""
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import wraps
+
+import click
+from sqlalchemy.exc import OperationalError, ProgrammingError, SQLAlchemyError
+
+from portal import crypto, embedded, migrate
+from portal.accounts import (account_by_slug, add_member, create_account, create_engagement,
+                             create_user, user_by_email)
+from portal.config import Settings
+from portal.db import TenantContext, app_role_url, make_engine, make_session_factory, \
+    session_scope, set_tenant
+from portal.demo import load_demo, saved_logins
+from portal.errors import DomainError
+
+OPERATOR = TenantContext(platform_admin=True)  # whoever runs the CLI administers the platform
+
+
+def _fail(message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(1)
+
+
+def friendly_errors(command):
+    """Turn expected failures into one clear line on stderr and a non-zero exit."""
+    @wraps(command)
+    def wrapped(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except (DomainError, migrate.BootstrapError, embedded.EmbeddedPostgresError) as exc:
+            _fail(str(exc))
+        except OperationalError as exc:
+            _fail(f"cannot reach the database: {_first_line(exc.orig)}")
+        except ProgrammingError as exc:
+            if "does not exist" in str(exc.orig):
+                _fail("the database is not migrated: run 'portal db upgrade'")
+            _fail(f"database error: {_first_line(exc.orig)}")
+        except SQLAlchemyError as exc:
+            _fail(f"database error: {_first_line(getattr(exc, 'orig', None) or exc)}")
+    return wrapped
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+@contextmanager
+def admin_database(settings: Settings) -> Iterator[str]:
+    """The admin URL: DATABASE_URL, or the embedded server (stopped again afterwards if
+    this command started it)."""
+    if settings.database_url:
+        yield settings.database_url
+        return
+    with embedded.running(settings.instance_path) as url:
+        yield url
+
+
+@contextmanager
+def app_sessions(settings: Settings) -> Iterator:
+    """A session factory connected as the application role."""
+    crypto.configure(settings.encryption_key, settings.lookup_key)
+    with admin_database(settings) as url:
+        engine = make_engine(app_role_url(url, settings.app_db_password), pool_size=1)
+        try:
+            yield make_session_factory(engine)
+        finally:
+            engine.dispose()
+
+
+@click.group()
+def main() -> None:
+    """Modernize Migration Portal."""
+
+
+@main.group()
+def db() -> None:
+    """Database roles and migrations."""
+
+
+@db.command("upgrade")
+@friendly_errors
+def db_upgrade() -> None:
+    """Create the roles if missing, then migrate to the newest revision."""
+    settings = Settings.from_env()
+    with admin_database(settings) as url:
+        migrate.upgrade(url, settings.app_db_password)
+    click.echo(f"database at revision {migrate.head_revision()}")
+
+
+@db.command("downgrade")
+@click.argument("revision", default="-1")
+@friendly_errors
+def db_downgrade(revision: str) -> None:
+    """Migrate down to REVISION (default: one step; 'base' for empty)."""
+    with admin_database(Settings.from_env()) as url:
+        migrate.downgrade(url, revision)
+    click.echo(f"database downgraded to {revision}")
+
+
+@main.group()
+def users() -> None:
+    """Users."""
+
+
+@users.command("create")
+@click.argument("email")
+@click.option("--admin", is_flag=True, help="Make the user a platform administrator.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@friendly_errors
+def users_create(email: str, admin: bool, password_stdin: bool) -> None:
+    """Create a user who logs in with EMAIL."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    elif sys.stdin.isatty():
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    else:
+        raise DomainError("no terminal to ask for a password: use --password-stdin")
+    with app_sessions(Settings.from_env()) as factory, session_scope(factory, OPERATOR) as s:
+        user = create_user(s, email, password, is_admin=admin)
+    click.echo(f"created user {email} ({user.id}){' as platform admin' if admin else ''}")
+
+
+@main.group()
+def accounts() -> None:
+    """Client accounts and their members."""
+
+
+@accounts.command("create")
+@click.argument("name")
+@click.option("--slug", required=True, help="Short unique name used in URLs and commands.")
+@friendly_errors
+def accounts_create(name: str, slug: str) -> None:
+    """Create a client account called NAME."""
+    with app_sessions(Settings.from_env()) as factory, session_scope(factory, OPERATOR) as s:
+        account = create_account(s, name, slug)
+    click.echo(f"created account {slug} ({account.id})")
+
+
+@accounts.command("add-member")
+@click.argument("account_slug")
+@click.argument("email")
+@click.option("--role", required=True, type=click.Choice(["admin", "member", "viewer"]))
+@friendly_errors
+def accounts_add_member(account_slug: str, email: str, role: str) -> None:
+    """Give the user EMAIL a role in the account ACCOUNT_SLUG."""
+    with app_sessions(Settings.from_env()) as factory, session_scope(factory, OPERATOR) as s:
+        add_member(s, account_by_slug(s, account_slug), user_by_email(s, email), role)
+    click.echo(f"{email} is now {role} of {account_slug}")
+
+
+@main.group()
+def engagements() -> None:
+    """Engagements."""
+
+
+@engagements.command("create")
+@click.argument("account_slug")
+@click.argument("name")
+@click.option("--slug", required=True, help="Short name, unique within the account.")
+@friendly_errors
+def engagements_create(account_slug: str, name: str, slug: str) -> None:
+    """Create the engagement NAME in the account ACCOUNT_SLUG."""
+    with app_sessions(Settings.from_env()) as factory, session_scope(factory, OPERATOR) as s:
+        account = account_by_slug(s, account_slug)
+        set_tenant(s, OPERATOR.with_(client_id=account.id))
+        engagement = create_engagement(s, account, name, slug)
+    click.echo(f"created engagement {account_slug}/{slug} ({engagement.id})")
+
+
+def _print_logins(settings: Settings, logins) -> None:
+    if logins:
+        click.echo("Demo logins:")
+        for login in logins:
+            click.echo(f"  {login.email:<28} {login.password:<18} {login.what}")
+    else:
+        click.echo(f"Demo already loaded; its logins are in {settings.instance_path}/demo-logins.txt")
+
+
+@main.command()
+@friendly_errors
+def demo() -> None:
+    """Load a demo account, users and engagements (once)."""
+    settings = Settings.from_env()
+    with app_sessions(settings) as factory:
+        logins = load_demo(factory, settings.instance_path)
+    _print_logins(settings, logins or saved_logins(settings.instance_path))
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=int)
+@click.option("--demo", "with_demo", is_flag=True, help="Load the demo data if missing.")
+@friendly_errors
+def serve(host: str, port: int, workers: int, with_demo: bool) -> None:
+    """Migrate, then serve the portal with gunicorn."""
+    from portal.server import run_gunicorn
+
+    settings = Settings.from_env()
+    with admin_database(settings) as url:
+        migrate.upgrade(url, settings.app_db_password)
+        settings.database_url = url
+        if with_demo:
+            with app_sessions(settings) as factory:
+                logins = load_demo(factory, settings.instance_path)
+            _print_logins(settings, logins or saved_logins(settings.instance_path))
+        click.echo(f"Modernize Migration Portal on http://{host}:{port}/  (Ctrl+C stops it)")
+        run_gunicorn(settings, host, port, workers)
