@@ -31,4 +31,5 @@ def run_gunicorn(settings: Settings, host: str, port: int, workers: int) -> None
         "accesslog": "-",
         "timeout": 120,
         "graceful_timeout": 10,
+        "control_socket_disable": True,  # no control socket in the home directory
     }).run()

@@ -81,6 +81,13 @@ class User(Timestamps, Base):
         ForeignKey("engagements.id", ondelete="SET NULL", use_alter=True))
     last_login: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
+    # The user protocol Flask-Login expects (is_active is the column above).
+    is_authenticated = True
+    is_anonymous = False
+
+    def get_id(self) -> str:
+        return str(self.id)
+
     @property
     def display_name(self) -> str:
         full = " ".join(p for p in (self.first_name, self.last_name) if p)
