@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from portal import crypto
 from portal.auth import hash_password
 from portal.errors import DomainError, NotFound
+from portal.summary import refresh_engagement_summary
 from portal.models import ROLES, ClientAccount, Engagement, User, UserAccountAssociation
 
 SLUG_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,98}[a-z0-9])?$")
@@ -108,6 +109,8 @@ def create_engagement(session: Session, account: ClientAccount, name: str, slug:
                             created_by=created_by, **fields)
     session.add(engagement)
     session.flush()
+    # A new engagement is rare and should show on dashboards at once.
+    refresh_engagement_summary(session)
     return engagement
 
 

@@ -1,0 +1,124 @@
+"""Browser journeys in a real headless Chromium against `portal serve`."""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from portal.config import PROJECT_ROOT
+from tests.live_server import portal_serve
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+SHOTS = PROJECT_ROOT / "test-artifacts"
+
+if not Path(CHROMIUM).exists():
+    if os.environ.get("CI"):
+        raise RuntimeError("chromium is missing: .ci/run installs it before the tests")
+    pytest.skip("chromium is not installed (apt-get install chromium)", allow_module_level=True)
+
+from playwright.sync_api import expect, sync_playwright  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def live_portal(create_database, tmp_path_factory):
+    instance = tmp_path_factory.mktemp("e2e-instance")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PORTAL_")}
+    env |= {"DATABASE_URL": create_database(), "PORTAL_INSTANCE_PATH": str(instance)}
+    with portal_serve(env, instance / "serve.log", "--demo") as (url, _, _process):
+        logins = {}
+        for line in (instance / "demo-logins.txt").read_text().splitlines():
+            email, password, _what = line.split("\t")
+            logins[email] = password
+        yield url, logins
+
+
+@pytest.fixture(scope="module")
+def browser():
+    SHOTS.mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--no-first-run"])
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    page = context.new_page()
+    problems: list[str] = []
+    # CSP violations and script errors reach the console; a failed load of a page itself
+    # (a 401 or 403 a test provokes) is checked by the test, a failed sub-resource is not.
+    page.on("console", lambda m: problems.append(m.text)
+            if m.type == "error" and not m.text.startswith("Failed to load resource") else None)
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    page.on("response", lambda r: problems.append(f"{r.status} {r.url}")
+            if r.status >= 400 and r.request.resource_type != "document" else None)
+    yield page
+    context.close()
+    assert problems == []
+
+
+def log_in(page, url: str, email: str, password: str) -> None:
+    page.goto(f"{url}/")
+    expect(page).to_have_url(re.compile(r"/login"))
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+
+
+def test_consultant_logs_in_switches_account_and_engagement(page, live_portal):
+    url, logins = live_portal
+    log_in(page, url, "consultant@demo.portal", logins["consultant@demo.portal"])
+    expect(page.locator("h1")).to_have_text("Contoso Health")  # first account by name
+    page.screenshot(path=SHOTS / "dashboard-desktop.png", full_page=True)
+
+    # The navigation switcher posts with htmx (CSRF header) and reloads the page.
+    page.select_option("#account-switch", label="Northwind Traders")
+    expect(page.locator("h1")).to_have_text("Northwind Traders")
+
+    page.locator("#mainnav").get_by_role("link", name="Engagements").click()
+    expect(page.locator("#engagements")).to_contain_text("Datacenter exit 2027")
+    page.get_by_role("button", name="Work in this engagement").click()
+    expect(page.locator("h1")).to_have_text("Datacenter exit 2027")
+    expect(page.locator("#engagement-switch")).to_have_value(re.compile(".+"))
+    page.locator("#mainnav").get_by_role("link", name="Assets").click()
+    expect(page.get_by_text("No assets in this engagement yet")).to_be_visible()
+    page.set_viewport_size({"width": 1280, "height": 720})
+    page.locator("#mainnav").get_by_role("link", name="Engagements").click()
+    page.screenshot(path=SHOTS / "engagements-laptop.png", full_page=True)
+
+    page.get_by_role("button", name=re.compile("consultant@demo.portal")).click()
+    page.get_by_role("button", name="Log out").click()
+    expect(page).to_have_url(re.compile(r"/login"))
+    page.goto(f"{url}/engagements/")
+    expect(page).to_have_url(re.compile(r"/login"))
+
+
+def test_wrong_password_shows_a_message(page, live_portal):
+    url, _logins = live_portal
+    log_in(page, url, "consultant@demo.portal", "definitely-wrong-password")
+    expect(page.locator(".invalid-feedback")).to_have_text("Invalid email or password.")
+    page.screenshot(path=SHOTS / "login-error.png")
+
+
+def test_platform_admin_sees_administration(page, live_portal):
+    url, logins = live_portal
+    log_in(page, url, "admin@demo.portal", logins["admin@demo.portal"])
+    page.locator("#mainnav").get_by_role("link", name="Admin").click()
+    expect(page.locator("#admin-accounts")).to_contain_text("Northwind Traders")
+    expect(page.locator("#audit")).to_contain_text("client_accounts")
+    page.screenshot(path=SHOTS / "admin.png", full_page=True)
+
+
+def test_viewer_cannot_reach_administration(page, live_portal):
+    url, logins = live_portal
+    log_in(page, url, "auditor@northwind.example", logins["auditor@northwind.example"])
+    expect(page.locator("h1")).to_have_text("Northwind Traders")
+    response = page.goto(f"{url}/admin/")
+    assert response.status == 403
+    expect(page.locator("#error-page")).to_contain_text("Not allowed")

@@ -1,0 +1,88 @@
+"""The `portal` command-line contract, run as a real subprocess."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import psycopg
+import pytest
+
+from tests.conftest import _conninfo
+
+
+@pytest.fixture(scope="module")
+def cli_env(create_database, tmp_path_factory):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PORTAL_")}
+    env["DATABASE_URL"] = create_database()
+    env["PORTAL_INSTANCE_PATH"] = str(tmp_path_factory.mktemp("cli-instance"))
+    return env
+
+
+def portal(env, *args, stdin: str | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "portal", *args], env=env, input=stdin,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_the_documented_commands_work_in_order(cli_env):
+    steps = [
+        (["db", "upgrade"], None, "database at revision"),
+        (["db", "upgrade"], None, "database at revision"),  # idempotent
+        (["users", "create", "ops@example.com", "--admin", "--password-stdin"],
+         "a-long-enough-password\n", "as platform admin"),
+        (["users", "create", "client@example.com", "--password-stdin"],
+         "another-long-password\n", "created user client@example.com"),
+        (["accounts", "create", "Fabrikam Inc", "--slug", "fabrikam"], None,
+         "created account fabrikam"),
+        (["accounts", "add-member", "fabrikam", "client@example.com", "--role", "viewer"],
+         None, "is now viewer of fabrikam"),
+        (["engagements", "create", "fabrikam", "Wave 1", "--slug", "wave-1"], None,
+         "created engagement fabrikam/wave-1"),
+        (["demo"], None, "Demo logins:"),
+    ]
+    for args, stdin, expected in steps:
+        result = portal(cli_env, *args, stdin=stdin)
+        assert result.returncode == 0, (args, result.stderr)
+        assert expected in result.stdout, (args, result.stdout)
+    with psycopg.connect(_conninfo(cli_env["DATABASE_URL"])) as conn:
+        role = conn.execute(
+            "SELECT m.role FROM user_account_associations m "
+            "JOIN client_accounts a ON a.id = m.client_account_id WHERE a.slug = 'fabrikam'"
+        ).fetchone()
+        assert role == ("viewer",)
+        assert conn.execute("SELECT count(*) FROM engagements WHERE slug = 'wave-1'"
+                            ).fetchone() == (1,)
+
+
+@pytest.mark.parametrize("args, stdin, message", [
+    (["accounts", "create", "Bad", "--slug", "Not A Slug"], None, "invalid slug"),
+    (["accounts", "add-member", "missing-account", "x@example.com", "--role", "member"],
+     None, "no client account with slug 'missing-account'"),
+    (["users", "create", "short@example.com", "--password-stdin"], "short\n",
+     "at least 12 characters"),
+    (["users", "create", "not-an-email", "--password-stdin"], "long-enough-password\n",
+     "invalid email"),
+    (["engagements", "create", "nowhere", "X", "--slug", "x"], None, "no client account"),
+])
+def test_errors_exit_non_zero_with_one_clear_line(cli_env, args, stdin, message):
+    assert portal(cli_env, "db", "upgrade").returncode == 0
+    result = portal(cli_env, *args, stdin=stdin)
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], lines
+
+
+def test_unreachable_database_is_one_line(cli_env):
+    env = cli_env | {"DATABASE_URL": "postgresql://portal_app@127.0.0.1:1/nowhere"}
+    result = portal(env, "accounts", "create", "X", "--slug", "x")
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: cannot reach the database")
+
+
+def test_downgrade_and_upgrade_again(cli_env, create_database):
+    env = cli_env | {"DATABASE_URL": create_database()}
+    assert portal(env, "db", "upgrade").returncode == 0
+    down = portal(env, "db", "downgrade", "base")
+    assert down.returncode == 0, down.stderr
+    assert portal(env, "db", "upgrade").returncode == 0
