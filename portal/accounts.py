@@ -134,6 +134,15 @@ def memberships_of(session: Session, user_id: uuid.UUID) -> list[Membership]:
     return [Membership(*row) for row in rows]
 
 
+def switchable_accounts(session: Session, user: User) -> list[Membership]:
+    """The accounts a user may work in: their memberships, or every active account (with
+    an admin's rights) for a platform administrator."""
+    if user.is_admin:
+        return [Membership(a.id, a.name, a.slug, "platform admin")
+                for a in active_accounts(session)]
+    return memberships_of(session, user.id)
+
+
 def active_accounts(session: Session) -> list[ClientAccount]:
     """Every active account the session may see (all of them for a platform admin)."""
     return list(session.scalars(select(ClientAccount).where(ClientAccount.is_active.is_(True))

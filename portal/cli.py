@@ -72,6 +72,13 @@ def app_sessions(settings: Settings) -> Iterator:
             engine.dispose()
 
 
+@contextmanager
+def operator_session() -> Iterator:
+    """One unit of work as the platform operator (committed if the command succeeds)."""
+    with app_sessions(Settings.from_env()) as factory, session_scope(factory, OPERATOR) as s:
+        yield s
+
+
 @click.group()
 def main() -> None:
     """Modernize Migration Portal."""
@@ -120,7 +127,7 @@ def users_create(email: str, admin: bool, password_stdin: bool) -> None:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     else:
         raise DomainError("no terminal to ask for a password: use --password-stdin")
-    with app_sessions(Settings.from_env()) as factory, session_scope(factory, OPERATOR) as s:
+    with operator_session() as s:
         user = create_user(s, email, password, is_admin=admin)
     click.echo(f"created user {email} ({user.id}){' as platform admin' if admin else ''}")
 
@@ -136,7 +143,7 @@ def accounts() -> None:
 @friendly_errors
 def accounts_create(name: str, slug: str) -> None:
     """Create a client account called NAME."""
-    with app_sessions(Settings.from_env()) as factory, session_scope(factory, OPERATOR) as s:
+    with operator_session() as s:
         account = create_account(s, name, slug)
     click.echo(f"created account {slug} ({account.id})")
 
@@ -148,7 +155,7 @@ def accounts_create(name: str, slug: str) -> None:
 @friendly_errors
 def accounts_add_member(account_slug: str, email: str, role: str) -> None:
     """Give the user EMAIL a role in the account ACCOUNT_SLUG."""
-    with app_sessions(Settings.from_env()) as factory, session_scope(factory, OPERATOR) as s:
+    with operator_session() as s:
         add_member(s, account_by_slug(s, account_slug), user_by_email(s, email), role)
     click.echo(f"{email} is now {role} of {account_slug}")
 
@@ -165,7 +172,7 @@ def engagements() -> None:
 @friendly_errors
 def engagements_create(account_slug: str, name: str, slug: str) -> None:
     """Create the engagement NAME in the account ACCOUNT_SLUG."""
-    with app_sessions(Settings.from_env()) as factory, session_scope(factory, OPERATOR) as s:
+    with operator_session() as s:
         account = account_by_slug(s, account_slug)
         set_tenant(s, OPERATOR.with_(client_id=account.id))
         engagement = create_engagement(s, account, name, slug)

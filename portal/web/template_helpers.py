@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Flask, g, request
 from flask_login import current_user
 
-from portal.accounts import active_accounts, engagements_of, memberships_of
+from portal.accounts import engagements_of, switchable_accounts
 from portal.web.request_db import db
 
 
@@ -12,10 +12,7 @@ def _layout_context() -> dict:
     tenant = getattr(g, "tenant", None)
     if tenant is None or not current_user.is_authenticated:
         return {"tenant": tenant}
-    if current_user.is_admin:
-        choices = [(a.id, a.name) for a in active_accounts(db())]
-    else:
-        choices = [(m.account_id, m.account_name) for m in memberships_of(db(), current_user.id)]
+    choices = [(m.account_id, m.account_name) for m in switchable_accounts(db(), current_user)]
     engagements = engagements_of(db(), tenant.account.id) if tenant.account else []
     return {"tenant": tenant, "account_choices": choices, "engagement_choices": engagements}
 

@@ -1,10 +1,10 @@
 """The client accounts a user can work in, and switching between them."""
 import uuid
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, render_template, request, url_for
 from flask_login import current_user
 
-from portal.accounts import active_accounts, memberships_of
+from portal.accounts import switchable_accounts
 from portal.tenancy import choose_context, require_role
 from portal.web.htmx import redirect_or_refresh
 from portal.web.request_db import db
@@ -15,12 +15,7 @@ bp = Blueprint("accounts", __name__, url_prefix="/accounts")
 @bp.get("/")
 @require_role("login")
 def index():
-    if current_user.is_admin:
-        accounts = [(a.id, a.name, a.slug, "platform admin") for a in active_accounts(db())]
-    else:
-        accounts = [(m.account_id, m.account_name, m.account_slug, m.role)
-                    for m in memberships_of(db(), current_user.id)]
-    return render_template("accounts/index.html", accounts=accounts)
+    return render_template("accounts/index.html", rows=switchable_accounts(db(), current_user))
 
 
 @bp.post("/switch")
@@ -30,9 +25,7 @@ def switch():
         account_id = uuid.UUID(request.form.get("account_id", ""))
     except ValueError:
         abort(400)
-    allowed = {a.id for a in active_accounts(db())} if current_user.is_admin else \
-        {m.account_id for m in memberships_of(db(), current_user.id)}
-    if account_id not in allowed:
+    if account_id not in {m.account_id for m in switchable_accounts(db(), current_user)}:
         abort(404)
     choose_context(account_id)
     flash("Switched client account.", "success")

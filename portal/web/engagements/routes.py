@@ -24,7 +24,7 @@ def _engagement_or_404(engagement_id: uuid.UUID):
 @require_role("viewer")
 def index():
     return render_template("engagements/index.html",
-                           engagements=engagements_of(db(), g.tenant.account.id))
+                           rows=engagements_of(db(), g.tenant.account.id))
 
 
 @bp.get("/<uuid:engagement_id>")
