@@ -10,7 +10,7 @@ import uuid
 from dataclasses import dataclass
 from functools import wraps
 
-from flask import abort, flash, g, redirect, session, url_for
+from flask import abort, flash, g, redirect, request, session, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -20,6 +20,8 @@ from portal.models import ClientAccount, Engagement, User, UserAccountAssociatio
 from portal.web.request_db import db
 
 ROLE_LEVELS = {"viewer": 1, "member": 2, "admin": 3}
+# Served without looking at who is logged in (no database work per static file).
+SESSIONLESS_ENDPOINTS = {"static", "health.healthz", "health.readyz"}
 
 
 @dataclass(frozen=True)
@@ -47,7 +49,7 @@ def resolve_tenant() -> None:
     """before_request: derive the tenant context and hand it to the database session."""
     g.tenant = RequestTenant(NO_TENANT)
     user_id = _uuid(session.get("_user_id"))
-    if user_id is None:
+    if user_id is None or request.endpoint in SESSIONLESS_ENDPOINTS:
         return
     # The signed session cookie names the user; RLS needs that to let the user row load.
     set_tenant(db(), TenantContext(user_id=user_id))
