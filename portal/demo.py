@@ -76,7 +76,7 @@ def load_demo(factory: sessionmaker[Session], instance_path: Path) -> list[DemoL
     path = instance_path / LOGINS_FILE
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
-        handle.writelines(f"{l.email}\t{l.password}\t{l.what}\n" for l in logins)
+        handle.writelines(f"{x.email}\t{x.password}\t{x.what}\n" for x in logins)
     return logins
 
 

@@ -2,7 +2,7 @@
 row-level security, grants, updated_at and audit triggers, and engagement_summary.
 
 Revision ID: 99428587cc36
-Revises: 
+Revises:
 Create Date: 2026-11-25 17:26:34.110174
 """
 from alembic import op
