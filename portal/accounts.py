@@ -9,8 +9,9 @@ import re
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from zxcvbn import zxcvbn
 
 from portal import crypto
 from portal.auth import hash_password
@@ -29,9 +30,16 @@ def check_slug(slug: str) -> str:
     return slug
 
 
-def check_password(password: str) -> str:
+def check_password(password: str, *context: str) -> str:
+    """At least 12 characters and not easily guessed (zxcvbn score 3 or more, which refuses
+    common passwords, keyboard walks and the user's own name or address)."""
     if len(password) < MIN_PASSWORD_LENGTH:
         raise DomainError(f"password must be at least {MIN_PASSWORD_LENGTH} characters")
+    strength = zxcvbn(password[:100], user_inputs=[c for c in context if c])
+    if strength["score"] < 3:
+        warning = strength["feedback"]["warning"] or "It is too easy to guess."
+        raise DomainError(f"password refused: {warning.rstrip('.')}. Choose a longer or "
+                          "less common one")
     return password
 
 
@@ -54,6 +62,21 @@ def account_by_slug(session: Session, slug: str) -> ClientAccount:
     return account
 
 
+def _check_quota(session: Session, account: ClientAccount, model, limit: int | None,
+                 what: str, *conditions) -> None:
+    """Refuse to add the (limit+1)th row.  The account row is locked first, so two
+    concurrent additions cannot both see room for one more."""
+    if limit is None:
+        return
+    session.execute(select(ClientAccount.id).where(ClientAccount.id == account.id)
+                    .with_for_update())
+    used = session.scalar(select(func.count()).select_from(model).where(
+        model.client_account_id == account.id, *conditions))
+    if used >= limit:
+        raise DomainError(f"{account.name} already has {used} of its {limit} {what}: "
+                          "raise the quota or remove one first")
+
+
 def create_user(session: Session, email: str, password: str | None, *, is_admin: bool = False,
                 first_name: str | None = None, last_name: str | None = None) -> User:
     email = email.strip()
@@ -64,7 +87,9 @@ def create_user(session: Session, email: str, password: str | None, *, is_admin:
         raise DomainError(f"a user with email {email!r} already exists")
     user = User(email=email, email_hash=email_hash, is_admin=is_admin,
                 first_name=first_name, last_name=last_name,
-                password_hash=hash_password(check_password(password)) if password else None)
+                password_hash=hash_password(check_password(password, email, first_name or "",
+                                                                last_name or ""))
+                if password else None)
     session.add(user)
     session.flush()
     return user
@@ -87,6 +112,7 @@ def add_member(session: Session, account: ClientAccount, user: User, role: str,
         UserAccountAssociation.user_id == user.id,
         UserAccountAssociation.client_account_id == account.id))
     if membership is None:
+        _check_quota(session, account, UserAccountAssociation, account.max_users, "users")
         membership = UserAccountAssociation(user_id=user.id, client_account_id=account.id,
                                             role=role, created_by=created_by)
         session.add(membership)
@@ -101,6 +127,8 @@ def create_engagement(session: Session, account: ClientAccount, name: str, slug:
     check_slug(slug)
     if not name.strip():
         raise DomainError("engagement name is required")
+    _check_quota(session, account, Engagement, account.max_engagements, "engagements",
+                 Engagement.is_active.is_(True))
     exists = select(Engagement.id).where(Engagement.client_account_id == account.id,
                                          Engagement.slug == slug)
     if session.scalar(exists):

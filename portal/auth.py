@@ -1,6 +1,8 @@
 """Passwords, login and login throttling (no Flask in here)."""
 from __future__ import annotations
 
+import json
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -73,20 +75,32 @@ def authenticate(session: Session, email: str, password: str, remote_addr: str |
     if by_email >= max_failures or by_addr >= max_failures * 10:
         return LoginResult(None, throttled=True)
     user = find_user_by_email(session, email)
-    ok = verify_password(user.password_hash if user else None, password)
-    ok = ok and user is not None and bool(user.is_active)
+    password_ok = verify_password(user.password_hash if user else None, password)
+    ok = password_ok and user is not None and bool(user.is_active)
     session.add(LoginAttempt(email_hash=email_hash, remote_addr=remote_addr, succeeded=ok))
-    if ok and user is not None:
-        # From here on the session acts as this user (RLS lets a user update its own row).
-        set_tenant(session, TenantContext(user_id=user.id, platform_admin=bool(user.is_admin)))
-        if _hasher.check_needs_rehash(user.password_hash or ""):
-            user.password_hash = hash_password(password)
-        user.last_login = datetime.now(timezone.utc)
-        # Successes clear the address's failure count.
-        session.execute(LoginAttempt.__table__.delete().where(
-            LoginAttempt.email_hash == email_hash, LoginAttempt.succeeded.is_(False)))
-        return LoginResult(user)
-    return LoginResult(None)
+    if not ok:
+        reason = "inactive" if password_ok else "credentials"
+        record_auth_event(session, "LOGIN_FAIL", user.id if user else None, None,
+                          reason=reason, remote_addr=remote_addr)
+        return LoginResult(None)
+    # From here on the session acts as this user (RLS lets a user update its own row).
+    set_tenant(session, TenantContext(user_id=user.id, platform_admin=bool(user.is_admin)))
+    if _hasher.check_needs_rehash(user.password_hash or ""):
+        user.password_hash = hash_password(password)
+    user.last_login = datetime.now(timezone.utc)
+    # Successes clear the address's failure count.
+    session.execute(LoginAttempt.__table__.delete().where(
+        LoginAttempt.email_hash == email_hash, LoginAttempt.succeeded.is_(False)))
+    return LoginResult(user)
+
+
+def record_auth_event(session: Session, event: str, user_id: uuid.UUID | None,
+                      client_id: uuid.UUID | None, **details) -> None:
+    """Put LOGIN, LOGIN_FAIL or LOGOUT into the audit log (no secrets in `details`)."""
+    session.execute(text("SELECT record_auth_event(:event, :user, :client, "
+                         "CAST(:details AS jsonb))"),
+                    {"event": event, "user": user_id, "client": client_id,
+                     "details": json.dumps(details)})
 
 
 def prune_login_attempts(session: Session, older_than: timedelta = timedelta(days=1)) -> int:

@@ -41,8 +41,26 @@ def _uuid(value) -> uuid.UUID | None:
 
 @login_manager.user_loader
 def load_user(user_id: str) -> User | None:
+    """The session's user, unless deactivated or its sessions were ended since (password
+    change, deactivation): then the request is anonymous and the session is dropped."""
     user = db().get(User, _uuid(user_id)) if _uuid(user_id) else None
-    return user if user is not None and user.is_active else None
+    if user is None or not user.is_active or \
+            session.get("generation") != user.session_generation:
+        session.clear()
+        return None
+    return user
+
+
+def remember_session_generation(user: User) -> None:
+    """Tie this browser session to the user's current session generation."""
+    session["generation"] = user.session_generation
+
+
+def end_other_sessions(user: User) -> None:
+    """Every other session of the user ends at its next request; this one goes on."""
+    user.session_generation += 1
+    if current_user.is_authenticated and current_user.id == user.id:
+        remember_session_generation(user)
 
 
 def resolve_tenant() -> None:

@@ -7,11 +7,12 @@ from portal.models.audit import AuditLog, LoginAttempt
 from portal.models.base import Base
 from portal.models.flows import AssessmentFlow, CollectionFlow, DiscoveryFlow, MasterFlow
 from portal.models.imports import DataImport
-from portal.models.tenancy import ROLES, ClientAccount, Engagement, User, UserAccountAssociation
+from portal.models.tenancy import (ROLES, ClientAccount, Engagement, Invitation, User,
+                                   UserAccountAssociation)
 
 __all__ = [
     "AgentMemory", "AgentTaskHistory", "Asset", "AssessmentFlow", "AuditLog", "Base",
-    "ClientAccount", "CollectionFlow", "DataImport", "DiscoveryFlow", "Engagement",
+    "ClientAccount", "CollectionFlow", "DataImport", "DiscoveryFlow", "Engagement", "Invitation",
     "LoginAttempt", "MasterFlow", "ROLES", "STRATEGIES", "SixrAnalysis", "User",
     "UserAccountAssociation",
 ]

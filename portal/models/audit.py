@@ -19,7 +19,8 @@ class AuditLog(Base):
         Index("idx_audit_log_tenant_time", "client_account_id", text("timestamp DESC"),
               text("id DESC")),
         Index("idx_audit_log_record", "table_name", "record_id"),
-        Index("idx_audit_log_time", text("timestamp DESC")),
+        Index("idx_audit_log_time", text("timestamp DESC"), text("id DESC")),
+        Index("idx_audit_log_user", "user_id"),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()

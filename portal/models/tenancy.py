@@ -57,6 +57,9 @@ class ClientAccount(Timestamps, Base):
     agent_preferences: Mapped[dict[str, Any] | None] = json_object(AGENT_PREFERENCES_DEFAULT)
     created_by: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     is_active: Mapped[bool | None] = active_flag()
+    lock_version: Mapped[int] = mapped_column(Integer, server_default=text("1"))
+
+    __mapper_args__ = {"version_id_col": lock_version}  # optimistic locking of edits
 
 
 class User(Timestamps, Base):
@@ -80,6 +83,8 @@ class User(Timestamps, Base):
     default_engagement_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("engagements.id", ondelete="SET NULL", use_alter=True))
     last_login: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Bumped on password change and deactivation: sessions that remember an older value end.
+    session_generation: Mapped[int] = mapped_column(Integer, server_default=text("0"))
 
     # The user protocol Flask-Login expects (is_active is the column above).
     is_authenticated = True
@@ -149,6 +154,34 @@ class Engagement(Timestamps, Base):
     created_by: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"))
     is_active: Mapped[bool | None] = active_flag()
+    lock_version: Mapped[int] = mapped_column(Integer, server_default=text("1"))
+
+    __mapper_args__ = {"version_id_col": lock_version}  # optimistic locking of edits
 
 
-__all__ = ["ClientAccount", "Engagement", "User", "UserAccountAssociation", "ROLES"]
+
+
+class Invitation(Base):
+    """A one-time link that lets an invited user set a password.  Only a hash of the token
+    is stored; the link is shown once to the admin who created it."""
+
+    __tablename__ = "invitations"
+    __table_args__ = (
+        UniqueConstraint("token_hash", name="invitations_token_hash_unique"),
+        Index("idx_invitations_client", "client_account_id"),
+        Index("idx_invitations_user", "user_id"),
+        *tenant_foreign_keys(engagement=False),
+    )
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    client_account_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    token_hash: Mapped[str] = mapped_column(String(64))
+    created_by: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime | None] = created_at_column()
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+__all__ = ["ClientAccount", "Engagement", "Invitation", "User", "UserAccountAssociation", "ROLES"]

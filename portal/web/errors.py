@@ -5,7 +5,11 @@ import logging
 
 from flask import Flask, render_template, request
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException, InternalServerError
+
+from portal.errors import DomainError, NotFound
+from portal.locking import CONFLICT_MESSAGE, EditConflict
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +42,19 @@ def _csrf_error(exc: CSRFError):
                              "Reload the page and try again.")
 
 
+def _domain_error(exc: DomainError):
+    """A rule broken deeper than a form could check: 404, 409 or 400 with its message."""
+    if isinstance(exc, NotFound):
+        return render_error(404)
+    if isinstance(exc, EditConflict):
+        return render_error(409, str(exc))
+    return render_error(400, str(exc))
+
+
+def _stale(exc: StaleDataError):
+    return render_error(409, CONFLICT_MESSAGE.format(what="record"))
+
+
 def _unexpected(exc: Exception):
     if isinstance(exc, HTTPException) and not isinstance(exc, InternalServerError):
         return _http_error(exc)
@@ -47,5 +64,7 @@ def _unexpected(exc: Exception):
 
 def init_app(app: Flask) -> None:
     app.register_error_handler(CSRFError, _csrf_error)
+    app.register_error_handler(DomainError, _domain_error)
+    app.register_error_handler(StaleDataError, _stale)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected)

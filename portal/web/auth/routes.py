@@ -1,11 +1,11 @@
 """Login and logout."""
-from flask import (Blueprint, current_app, flash, redirect, render_template, request, session,
-                   url_for)
+from flask import (Blueprint, current_app, flash, g, redirect, render_template, request,
+                   session, url_for)
 from flask_login import current_user, login_user, logout_user
 
 from portal.accounts import starting_context
-from portal.auth import authenticate
-from portal.tenancy import choose_context
+from portal.auth import authenticate, record_auth_event
+from portal.tenancy import choose_context, remember_session_generation, require_role
 from portal.web.auth.forms import LoginForm
 from portal.web.request_db import db
 from portal.web.safe_redirect import safe_next_url
@@ -30,13 +30,18 @@ def login():
     next_url = safe_next_url(request.args.get("next"))
     session.clear()  # nothing from before the login survives into the new session
     login_user(result.user)
-    choose_context(*starting_context(db(), result.user))
+    remember_session_generation(result.user)
+    account_id, engagement_id = starting_context(db(), result.user)
+    choose_context(account_id, engagement_id)
+    record_auth_event(db(), "LOGIN", result.user.id, account_id, remote_addr=request.remote_addr)
     flash(f"Welcome, {result.user.display_name}.", "success")
     return redirect(next_url or url_for("home.index"))
 
 
 @bp.post("/logout")
+@require_role("login")
 def logout():
+    record_auth_event(db(), "LOGOUT", current_user.id, g.tenant.context.client_id)
     logout_user()
     session.clear()
     flash("You have been logged out.", "info")

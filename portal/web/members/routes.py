@@ -1,0 +1,4 @@
+"""The members of the active account: invitations, roles, removal, deactivation."""
+from flask import Blueprint
+
+bp = Blueprint("members", __name__)
