@@ -143,13 +143,21 @@ class People:
     def __init__(self, session):
         self.session = session
 
+    def _as_operator(self) -> None:
+        """Requests of the test client share this transaction and leave their own tenant
+        settings in it: put the operator's back before writing."""
+        from portal.db import set_tenant
+        set_tenant(self.session, self.session.info["tenant"])
+
     def account(self, slug: str | None = None, name: str = "Account"):
         from portal.accounts import create_account
+        self._as_operator()
         return create_account(self.session, name, slug or f"acct-{uuid.uuid4().hex[:8]}")
 
     def user(self, role: str | None = None, account=None, *, admin: bool = False,
              email: str | None = None):
         from portal.accounts import add_member, create_user
+        self._as_operator()
         user = create_user(self.session, email or f"{uuid.uuid4().hex[:10]}@example.com",
                            TEST_PASSWORD, is_admin=admin)
         if role:
@@ -159,6 +167,7 @@ class People:
     def engagement(self, account, name: str = "Engagement", slug: str | None = None):
         from portal.accounts import create_engagement
         from portal.db import set_tenant
+        self._as_operator()
         context = self.session.info["tenant"]
         set_tenant(self.session, context.with_(client_id=account.id))
         try:

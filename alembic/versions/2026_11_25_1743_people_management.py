@@ -8,7 +8,7 @@ Create Date: 2026-11-25 17:43:22.231726
 from alembic import op
 import sqlalchemy as sa
 
-from portal.config import APP_ROLE
+from portal.config import APP_ROLE, SUMMARY_ROLE
 from portal.schema_sql import row_audit_trigger, tenant_table
 
 
@@ -52,6 +52,13 @@ def upgrade() -> None:
         "(SELECT NULLIF(current_setting('app.invitation_token_hash', true), '')))",
         row_audit_trigger("invitations", ("token_hash",)),
         AUTH_EVENT_FUNCTION,
+        # Account admins may deactivate a user only when no other account would lose them;
+        # they cannot see other accounts' memberships, so a function counts them.
+        f"GRANT SELECT ON user_account_associations TO {SUMMARY_ROLE}",
+        MEMBERSHIPS_ELSEWHERE_FUNCTION,
+        f"ALTER FUNCTION memberships_elsewhere(uuid) OWNER TO {SUMMARY_ROLE}",
+        "REVOKE ALL ON FUNCTION memberships_elsewhere(uuid) FROM PUBLIC",
+        f"GRANT EXECUTE ON FUNCTION memberships_elsewhere(uuid) TO {APP_ROLE}",
         "REVOKE ALL ON FUNCTION record_auth_event(text, uuid, uuid, jsonb) FROM PUBLIC",
         f"GRANT EXECUTE ON FUNCTION record_auth_event(text, uuid, uuid, jsonb) TO {APP_ROLE}",
     ]:
@@ -74,8 +81,19 @@ AUTH_EVENT_FUNCTION = """
     END $$"""
 
 
+MEMBERSHIPS_ELSEWHERE_FUNCTION = """
+    CREATE FUNCTION memberships_elsewhere(member uuid) RETURNS bigint LANGUAGE sql STABLE
+    SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+        SELECT count(*) FROM user_account_associations
+        WHERE user_id = member AND client_account_id IS DISTINCT FROM
+              (SELECT NULLIF(current_setting('app.current_client_id', true), '')::uuid)
+    $$"""
+
+
 def downgrade() -> None:
     op.execute("DROP FUNCTION record_auth_event(text, uuid, uuid, jsonb)")
+    op.execute("DROP FUNCTION memberships_elsewhere(uuid)")
+    op.execute(f"REVOKE ALL ON user_account_associations FROM {SUMMARY_ROLE}")
     op.drop_column('users', 'session_generation')
     op.drop_column('engagements', 'lock_version')
     op.drop_column('client_accounts', 'lock_version')
