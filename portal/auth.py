@@ -80,7 +80,9 @@ def authenticate(session: Session, email: str, password: str, remote_addr: str |
     session.add(LoginAttempt(email_hash=email_hash, remote_addr=remote_addr, succeeded=ok))
     if not ok:
         reason = "inactive" if password_ok else "credentials"
-        record_auth_event(session, "LOGIN_FAIL", user.id if user else None, None,
+        # A known user's failures show in the audit log of the account they land in.
+        record_auth_event(session, "LOGIN_FAIL", user.id if user else None,
+                          user.default_client_id if user else None,
                           reason=reason, remote_addr=remote_addr)
         return LoginResult(None)
     # From here on the session acts as this user (RLS lets a user update its own row).

@@ -20,7 +20,11 @@ class AuditLog(Base):
               text("id DESC")),
         Index("idx_audit_log_record", "table_name", "record_id"),
         Index("idx_audit_log_time", text("timestamp DESC"), text("id DESC")),
-        Index("idx_audit_log_user", "user_id"),
+        # Filters on one user or one table keep the keyset order inside the tenant.
+        Index("idx_audit_log_tenant_user_time", "client_account_id", "user_id",
+              text("timestamp DESC"), text("id DESC")),
+        Index("idx_audit_log_tenant_table_time", "client_account_id", "table_name",
+              text("timestamp DESC"), text("id DESC")),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()

@@ -10,6 +10,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 
 from portal.errors import DomainError, NotFound
 from portal.locking import CONFLICT_MESSAGE, EditConflict
+from portal.web.request_db import db
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,9 @@ def _csrf_error(exc: CSRFError):
 
 
 def _domain_error(exc: DomainError):
-    """A rule broken deeper than a form could check: 404, 409 or 400 with its message."""
+    """A rule broken deeper than a form could check: 404, 409 or 400 with its message.
+    Nothing of the failed request is kept (and the session is usable for the layout)."""
+    db().rollback()
     if isinstance(exc, NotFound):
         return render_error(404)
     if isinstance(exc, EditConflict):
@@ -52,6 +55,7 @@ def _domain_error(exc: DomainError):
 
 
 def _stale(exc: StaleDataError):
+    db().rollback()  # a failed flush leaves the session unusable until rolled back
     return render_error(409, CONFLICT_MESSAGE.format(what="record"))
 
 
