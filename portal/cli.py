@@ -1,10 +1,13 @@
 """The `portal` command (see README for the contract others rely on)."""
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime, timezone
 from functools import wraps
+from pathlib import Path
 
 import click
 from sqlalchemy.exc import OperationalError, ProgrammingError, SQLAlchemyError
@@ -16,6 +19,9 @@ from portal.config import Settings
 from portal.db import TenantContext, app_role_url, make_engine, make_session_factory, \
     session_scope, set_tenant
 from portal.demo import load_demo, saved_logins
+from portal.discovery import learning
+from portal.discovery.field_mapping import suggest_field_mappings
+from portal.discovery.parsing import InventoryFileError, open_inventory
 from portal.errors import DomainError
 
 OPERATOR = TenantContext(platform_admin=True)  # whoever runs the CLI administers the platform
@@ -32,7 +38,8 @@ def friendly_errors(command):
     def wrapped(*args, **kwargs):
         try:
             return command(*args, **kwargs)
-        except (DomainError, migrate.BootstrapError, embedded.EmbeddedPostgresError) as exc:
+        except (DomainError, InventoryFileError, migrate.BootstrapError,
+                embedded.EmbeddedPostgresError) as exc:
             _fail(str(exc))
         except OperationalError as exc:
             _fail(f"cannot reach the database: {_first_line(exc.orig)}")
@@ -177,6 +184,42 @@ def engagements_create(account_slug: str, name: str, slug: str) -> None:
         set_tenant(s, OPERATOR.with_(client_id=account.id))
         engagement = create_engagement(s, account, name, slug)
     click.echo(f"created engagement {account_slug}/{slug} ({engagement.id})")
+
+
+@main.group("fields")
+def fields_group() -> None:
+    """Field mapping of inventory files."""
+
+
+@fields_group.command("suggest")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--account", "account_slug", help="Use (and record in) this account's learning.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@friendly_errors
+def fields_suggest(file: Path, account_slug: str | None, as_json: bool) -> None:
+    """Suggest how the columns of FILE map onto the canonical asset fields."""
+    parsed = open_inventory(file, file.name)
+    sample = [row.values for row in parsed.sample(50)]
+    if account_slug:
+        with operator_session() as session:
+            account = account_by_slug(session, account_slug)
+            set_tenant(session, OPERATOR.with_(client_id=account.id))
+            started = datetime.now(timezone.utc)
+            mappings = suggest_field_mappings(parsed.columns, sample,
+                                              learning.learned_mappings(session, account.id))
+            learning.mark_used(session, account.id, mappings)
+            learning.record_run(session, account.id, None, None, started, mappings,
+                                f"portal fields suggest {file.name[:200]}")
+    else:
+        mappings = suggest_field_mappings(parsed.columns, sample)
+    if as_json:
+        click.echo(json.dumps({"columns": [
+            {"source": m.source, "target": m.target, "confidence": m.confidence, "unit": m.unit}
+            for m in mappings]}, indent=2))
+        return
+    for m in mappings:
+        click.echo(f"{m.source[:40]:<40} {m.target or '-':<24} {m.confidence:>5.2f} "
+                   f"{m.unit or '':<8} {m.reason}")
 
 
 def _print_logins(settings: Settings, logins) -> None:

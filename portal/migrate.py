@@ -61,7 +61,8 @@ def bootstrap_roles(conn: Connection, app_password: str | None) -> None:
         f"ALTER ROLE {APP_ROLE} NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE NOINHERIT",
         f"ALTER ROLE {OWNER_ROLE} NOSUPERUSER NOBYPASSRLS",
         f"GRANT {SUMMARY_ROLE} TO {OWNER_ROLE}",
-        f'GRANT CONNECT ON DATABASE "{database}" TO {APP_ROLE}',
+        # TEMPORARY: bulk staging COPYs into a temp table (COPY cannot target RLS tables).
+        f'GRANT CONNECT, TEMPORARY ON DATABASE "{database}" TO {APP_ROLE}',
         f'GRANT CONNECT, TEMPORARY ON DATABASE "{database}" TO {OWNER_ROLE}',
         "REVOKE CREATE ON SCHEMA public FROM PUBLIC",
         # The summary role owns one materialized view, and an owner needs CREATE there.

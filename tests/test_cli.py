@@ -86,3 +86,42 @@ def test_downgrade_and_upgrade_again(cli_env, create_database):
     down = portal(env, "db", "downgrade", "base")
     assert down.returncode == 0, down.stderr
     assert portal(env, "db", "upgrade").returncode == 0
+
+
+SAMPLES = os.path.join(os.path.dirname(__file__), "discovery", "samples")
+
+
+def test_fields_suggest_prints_the_documented_json(cli_env):
+    result = portal(cli_env, "fields", "suggest", os.path.join(SAMPLES, "rvtools_vinfo.csv"),
+                    "--json")
+    assert result.returncode == 0, result.stderr
+    import json
+    columns = json.loads(result.stdout)["columns"]
+    assert all(set(c) == {"source", "target", "confidence", "unit"} for c in columns)
+    by_source = {c["source"]: c for c in columns}
+    assert by_source["VM"]["target"] == "name"
+    assert (by_source["Memory"]["target"], by_source["Memory"]["unit"]) == ("memory_gb", "MiB")
+    assert all(0 <= c["confidence"] <= 1 for c in columns)
+
+
+def test_fields_suggest_with_an_account_records_the_run(cli_env):
+    assert portal(cli_env, "db", "upgrade").returncode == 0
+    portal(cli_env, "accounts", "create", "Mapper Co", "--slug", "mapper-co")
+    result = portal(cli_env, "fields", "suggest", os.path.join(SAMPLES, "azure_migrate.csv"),
+                    "--account", "mapper-co", "--json")
+    assert result.returncode == 0, result.stderr
+    with psycopg.connect(_conninfo(cli_env["DATABASE_URL"])) as conn:
+        runs = conn.execute(
+            "SELECT count(*) FROM agent_task_history h JOIN client_accounts a "
+            "ON a.id = h.client_account_id WHERE a.slug = 'mapper-co' "
+            "AND h.task_type = 'suggest_field_mappings'").fetchone()[0]
+    assert runs == 1
+
+
+def test_fields_suggest_refuses_a_bad_file_in_one_line(cli_env, tmp_path):
+    junk = tmp_path / "junk.csv"
+    junk.write_bytes(b"\x00\x01\x02" * 100)
+    result = portal(cli_env, "fields", "suggest", str(junk), "--json")
+    assert result.returncode == 1
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert result.stderr.startswith("error: ")

@@ -6,13 +6,13 @@ from portal.models.assets import Asset
 from portal.models.audit import AuditLog, LoginAttempt
 from portal.models.base import Base
 from portal.models.flows import AssessmentFlow, CollectionFlow, DiscoveryFlow, MasterFlow
-from portal.models.imports import DataImport
+from portal.models.imports import DataImport, ImportRow
 from portal.models.tenancy import (ROLES, ClientAccount, Engagement, Invitation, User,
                                    UserAccountAssociation)
 
 __all__ = [
     "AgentMemory", "AgentTaskHistory", "Asset", "AssessmentFlow", "AuditLog", "Base",
-    "ClientAccount", "CollectionFlow", "DataImport", "DiscoveryFlow", "Engagement", "Invitation",
+    "ClientAccount", "CollectionFlow", "DataImport", "ImportRow", "DiscoveryFlow", "Engagement", "Invitation",
     "LoginAttempt", "MasterFlow", "ROLES", "STRATEGIES", "SixrAnalysis", "User",
     "UserAccountAssociation",
 ]

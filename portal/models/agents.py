@@ -19,6 +19,9 @@ class AgentMemory(Timestamps, Base):
         Index("idx_agent_memory_client", "client_account_id"),
         Index("idx_agent_memory_type", "agent_type", "memory_type"),
         Index("idx_agent_memory_confidence", "confidence_score"),
+        # One memory per learned pattern and agent within an account (upserted).
+        Index("idx_agent_memory_pattern", "client_account_id", "agent_type",
+              text("(memory_content ->> 'pattern')"), unique=True),
         *tenant_foreign_keys(),
     )
 

@@ -1,0 +1,1 @@
+"""Discovery engines (no Flask): parsing inventories, mapping fields, staging imports."""
