@@ -1,9 +1,10 @@
 """The canonical asset fields (DESIGN §6) and how a raw cell becomes a value of one.
 
-Units of size: KB, MB, GB, TB (and PB) are *decimal* powers of 1000; KiB, MiB, GiB, TiB
-(and PiB) are *binary* powers of 1024; B is a byte.  `memory_gb` and `storage_gb` hold
-decimal gigabytes (10**9 bytes), computed with `Decimal` so that a binary column converts
-exactly: 16384 MiB is 17.179869184 GB, not 16.  A unit written in the cell ("16 GB",
+Units of size follow the convention of the tools inventories come from (vCenter, RVTools,
+ServiceNow, the clouds' sizing): every size unit is binary, so KB and KiB, MB and MiB, GB
+and GiB are the same (powers of 1024); B is a byte.  `memory_gb` and `storage_gb` hold
+gigabytes in that sense, computed with `Decimal`: 16384 MB and 16384 MiB are both 16 GB,
+which is what a consultant reading "16 GB RAM" expects.  A unit written in the cell ("16 GB",
 "16384MB") wins over the unit of the column.  A cell with no unit and a column with no
 unit is taken to be in GB already.
 
@@ -75,7 +76,7 @@ FIELD_NAMES: tuple[str, ...] = tuple(FIELDS_BY_NAME)
 
 BYTES_PER_UNIT: dict[str, int] = {
     "B": 1,
-    "KB": 1000, "MB": 1000**2, "GB": 1000**3, "TB": 1000**4, "PB": 1000**5,
+    "KB": 1024, "MB": 1024**2, "GB": 1024**3, "TB": 1024**4, "PB": 1024**5,
     "KiB": 1024, "MiB": 1024**2, "GiB": 1024**3, "TiB": 1024**4, "PiB": 1024**5,
 }
 BINARY_UNITS = frozenset(u for u in BYTES_PER_UNIT if "i" in u)
@@ -84,7 +85,7 @@ UNIT_CHOICES: tuple[str, ...] = (
     "B", "KB", "MB", "GB", "TB", "KiB", "MiB", "GiB", "TiB", "percent", "fraction")
 
 _UNIT_SPELLINGS = {u.lower(): u for u in BYTES_PER_UNIT} | {"byte": "B", "bytes": "B"}
-_BYTES_PER_GB = Decimal(1000**3)
+_BYTES_PER_GB = Decimal(1024**3)
 
 
 def canonical_unit(text: str | None) -> str | None:

@@ -23,19 +23,19 @@ def test_the_27_fields_of_the_design_in_order():
 
 
 @pytest.mark.parametrize("field, raw, unit, expected", [
-    # sizes: decimal KB/MB/GB/TB, binary KiB/MiB/GiB/TiB, GB out
-    ("memory_gb", "16384", "MiB", 17.179869184),
-    ("memory_gb", "1024", "MiB", 1.073741824),
-    ("memory_gb", "16384", "MB", 16.384),
+    # sizes: every unit binary (MB = MiB), GB out, as inventories mean them
+    ("memory_gb", "16384", "MiB", 16),
+    ("memory_gb", "1536", "MiB", 1.5),
+    ("memory_gb", "16384", "MB", 16),
     ("memory_gb", "16 GB", "MB", 16),              # the cell's own unit wins
-    ("memory_gb", "16384MB", "GiB", 16.384),
-    ("memory_gb", "2 GiB", None, 2.147483648),
+    ("memory_gb", "16384MB", "GiB", 16),
+    ("memory_gb", "2 GiB", None, 2),
     ("memory_gb", "8", None, 8),                    # no unit anywhere: GB
-    ("memory_gb", "1,024", "MB", 1.024),
-    ("storage_gb", "1 TB", None, 1000),
-    ("storage_gb", "1 TiB", None, 1099.511627776),
-    ("storage_gb", "500000000000 B", None, 500),
-    ("storage_gb", "0.5", "TB", 500),
+    ("memory_gb", "1,024", "MB", 1),
+    ("storage_gb", "1 TB", None, 1024),
+    ("storage_gb", "1 TiB", None, 1024),
+    ("storage_gb", "536870912000 B", None, 500),
+    ("storage_gb", "0.5", "TB", 512),
     # cores
     ("cpu_cores", "4", None, 4),
     ("cpu_cores", "4.0", None, 4),

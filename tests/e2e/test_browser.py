@@ -71,6 +71,15 @@ def log_in(page, url: str, email: str, password: str) -> None:
     page.get_by_role("button", name="Log in").click()
 
 
+def choose(page, switcher: str, label: str) -> None:
+    """Pick from a context-bar switcher once htmx is wired up (it posts on change), then
+    wait for the page it sends us to."""
+    page.wait_for_load_state("load")
+    page.wait_for_function("() => window.htmx !== undefined")
+    page.select_option(switcher, label=label)
+    expect(page.locator("h1")).to_have_text(label)
+
+
 def test_consultant_logs_in_switches_account_and_engagement(page, live_portal):
     url, logins = live_portal
     log_in(page, url, "consultant@demo.portal", logins["consultant@demo.portal"])
@@ -78,8 +87,7 @@ def test_consultant_logs_in_switches_account_and_engagement(page, live_portal):
     page.screenshot(path=SHOTS / "dashboard-desktop.png", full_page=True)
 
     # The navigation switcher posts with htmx (CSRF header) and reloads the page.
-    page.select_option("#account-switch", label="Northwind Traders")
-    expect(page.locator("h1")).to_have_text("Northwind Traders")
+    choose(page, "#account-switch", "Northwind Traders")
 
     page.locator("#mainnav").get_by_role("link", name="Engagements").click()
     expect(page.locator("#engagements")).to_contain_text("Datacenter exit 2027")
@@ -122,3 +130,26 @@ def test_viewer_cannot_reach_administration(page, live_portal):
     response = page.goto(f"{url}/admin/")
     assert response.status == 403
     expect(page.locator("#error-page")).to_contain_text("Not allowed")
+
+
+def test_member_uploads_reviews_and_accepts_an_inventory(page, live_portal):
+    url, logins = live_portal
+    log_in(page, url, "consultant@demo.portal", logins["consultant@demo.portal"])
+    choose(page, "#account-switch", "Northwind Traders")
+    choose(page, "#engagement-switch", "Datacenter exit 2027")
+    page.locator("#mainnav").get_by_role("link", name="Imports").click()
+    sample = PROJECT_ROOT / "tests" / "discovery" / "samples" / "servicenow_cmdb_ci_server.csv"
+    page.set_input_files("#file", str(sample))
+    page.get_by_role("button", name="Upload and map").click()
+    expect(page).to_have_url(re.compile(r"/imports/.+/review$"))
+    expect(page.locator("#mapping-table")).to_contain_text("ip_address")
+    page.screenshot(path=SHOTS / "import-review.png", full_page=True)
+
+    # Change one mapping in place (htmx swap) and see the preview follow it.
+    row = page.locator("#mapping-table tr", has_text="short_description")
+    row.locator("select[name=target]").select_option("tags")
+    expect(page.locator("#preview thead")).to_contain_text("tags")
+    page.get_by_role("button", name="Accept all and validate").click()
+    expect(page.locator("#invalid-count")).to_be_visible()
+    expect(page.get_by_text("rows ready for discovery")).to_be_visible()
+    page.screenshot(path=SHOTS / "import-accepted.png", full_page=True)
