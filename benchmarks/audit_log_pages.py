@@ -9,8 +9,8 @@ domain function the page uses, `portal.audit.audit_page`:
     200 pages deep (keyset)             the cursor after 10,000 entries
     200 pages deep (OFFSET)             same rows with OFFSET 10,000: the baseline
     filtered page                       table_name + a 30-day range, one account
-    user's page                         one user's entries in that account (no index
-                                        leads with (client_account_id, user_id): it sorts)
+    user's page                         one user's entries in that account (index
+                                        (client_account_id, user_id, timestamp, id))
     all accounts (platform admin)       first page with no account filter
 
 Prints p50/p95 in milliseconds over RUNS runs each, and the EXPLAIN (ANALYZE, BUFFERS)
