@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import datetime, timezone
 from functools import wraps
 from pathlib import Path
@@ -246,10 +247,15 @@ def demo() -> None:
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--workers", default=2, show_default=True, type=int)
 @click.option("--demo", "with_demo", is_flag=True, help="Load the demo data if missing.")
+@click.option("--no-worker", is_flag=True,
+              help="Run no background job worker (run 'portal worker' elsewhere).")
+@click.option("--worker-concurrency", default=2, show_default=True, type=click.IntRange(1, 64),
+              help="Flow phases the background worker runs at the same time.")
 @friendly_errors
-def serve(host: str, port: int, workers: int, with_demo: bool) -> None:
-    """Migrate, then serve the portal with gunicorn."""
-    from portal.server import run_gunicorn
+def serve(host: str, port: int, workers: int, with_demo: bool, no_worker: bool,
+          worker_concurrency: int) -> None:
+    """Migrate, then serve the portal with gunicorn, and a job worker beside it."""
+    from portal.server import run_gunicorn, worker_process
 
     settings = Settings.from_env()
     with admin_database(settings) as url:
@@ -260,4 +266,22 @@ def serve(host: str, port: int, workers: int, with_demo: bool) -> None:
                 logins = load_demo(factory, settings.instance_path)
             _print_logins(settings, logins or saved_logins(settings.instance_path))
         click.echo(f"Modernize Migration Portal on http://{host}:{port}/  (Ctrl+C stops it)")
-        run_gunicorn(settings, host, port, workers)
+        with nullcontext() if no_worker else worker_process(url, worker_concurrency):
+            run_gunicorn(settings, host, port, workers)
+
+
+@main.command()
+@click.option("--concurrency", default=2, show_default=True, type=click.IntRange(1, 64),
+              help="Flow phases run at the same time.")
+@friendly_errors
+def worker(concurrency: int) -> None:
+    """Run a background job worker (flow phases, from the queue in PostgreSQL) until
+    Ctrl+C or SIGTERM; start as many as needed, on any machine that reaches the database."""
+    from portal.flows.jobs import run_worker
+
+    logging.basicConfig(level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = Settings.from_env()
+    with admin_database(settings) as url:
+        settings.database_url = url
+        run_worker(settings, concurrency)

@@ -1,5 +1,12 @@
-"""Serving with gunicorn (threaded workers), configured from Python."""
+"""Serving with gunicorn (threaded workers), configured from Python, and the background job
+worker that `portal serve` runs beside it."""
 from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from gunicorn.app.base import BaseApplication
 
@@ -33,3 +40,30 @@ def run_gunicorn(settings: Settings, host: str, port: int, workers: int) -> None
         "graceful_timeout": 10,
         "control_socket_disable": True,  # no control socket in the home directory
     }).run()
+
+
+WORKER_STOP_SECONDS = 15  # then SIGKILL: safe, an interrupted phase rolls back and reruns
+
+
+@contextmanager
+def worker_process(database_url: str, concurrency: int) -> Iterator[subprocess.Popen]:
+    """`portal worker` as a child process for the duration of the block, on the same
+    database (DATABASE_URL, so it never starts or stops an embedded server itself)."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "portal", "worker", "--concurrency", str(concurrency)],
+        env={**os.environ, "DATABASE_URL": database_url})
+    try:
+        yield process
+    finally:
+        stop_process(process)
+
+
+def stop_process(process: subprocess.Popen, timeout: float = WORKER_STOP_SECONDS) -> None:
+    """SIGTERM (the worker finishes its running phases), then SIGKILL after `timeout`."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
