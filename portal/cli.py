@@ -223,6 +223,28 @@ def fields_suggest(file: Path, account_slug: str | None, as_json: bool) -> None:
                    f"{m.unit or '':<8} {m.reason}")
 
 
+@main.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--account", "account_slug", required=True)
+@click.option("--engagement", "engagement_slug", required=True)
+@click.option("--connections", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="CSV of source,target,port connections for the dependency analysis.")
+@click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
+@friendly_errors
+def import_inventory(file: Path, account_slug: str, engagement_slug: str,
+                     connections: Path | None, as_json: bool) -> None:
+    """Run a discovery flow on FILE to the end, accepting mappings that meet the threshold."""
+    from portal.discovery.flow_runs import import_and_discover
+    settings = Settings.from_env()
+    with app_sessions(settings) as factory:
+        outcome = import_and_discover(factory, settings.instance_path, file, account_slug,
+                                      engagement_slug, connections)
+    click.echo(json.dumps(outcome, indent=2) if as_json else
+               "\n".join(f"{k}: {v}" for k, v in outcome.items() if k != "mapping"))
+    if outcome["status"] != "completed":
+        sys.exit(1)
+
+
 def _print_logins(settings: Settings, logins) -> None:
     if logins:
         click.echo("Demo logins:")

@@ -11,10 +11,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from portal.accounts import add_member, create_account, create_engagement, create_user
 from portal.db import TenantContext, session_scope, set_tenant
+from portal.discovery.flow_runs import import_and_discover
 from portal.models import ClientAccount
 
 DEMO_SLUG = "northwind"
 LOGINS_FILE = "demo-logins.txt"
+DEMO_INVENTORY = Path(__file__).parent / "demo_data" / "northwind-inventory.csv"
 
 # (email, role in Northwind, role in Contoso, platform admin)
 DEMO_USERS = [
@@ -73,6 +75,8 @@ def load_demo(factory: sessionmaker[Session], instance_path: Path) -> list[DemoL
         if session.scalar(select(ClientAccount.id).where(ClientAccount.slug == DEMO_SLUG)):
             return None
         logins = _populate(session)
+    # A populated inventory to land on: the shipped sample through the discovery flow.
+    import_and_discover(factory, instance_path, DEMO_INVENTORY, DEMO_SLUG, "dc-exit")
     path = instance_path / LOGINS_FILE
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:

@@ -125,3 +125,30 @@ def test_fields_suggest_refuses_a_bad_file_in_one_line(cli_env, tmp_path):
     assert result.returncode == 1
     assert len(result.stderr.strip().splitlines()) == 1
     assert result.stderr.startswith("error: ")
+
+
+def test_import_runs_discovery_to_the_end_and_prints_the_outcome(cli_env):
+    assert portal(cli_env, "db", "upgrade").returncode == 0
+    portal(cli_env, "accounts", "create", "Importer", "--slug", "importer")
+    portal(cli_env, "engagements", "create", "importer", "Wave", "--slug", "wave")
+    sample = os.path.join(SAMPLES, "rvtools_vinfo.csv")
+    result = portal(cli_env, "import", sample, "--account", "importer", "--engagement", "wave",
+                    "--json")
+    assert result.returncode == 0, result.stderr
+    import json
+    outcome = json.loads(result.stdout)
+    assert set(outcome) >= {"flow_id", "status", "rows", "valid_rows", "invalid_rows",
+                            "assets_created", "assets_updated", "mapping",
+                            "data_quality_score"}
+    assert outcome["status"] == "completed" and outcome["assets_created"] == outcome["rows"]
+    assert outcome["mapping"]["VM"] == "name"
+    again = json.loads(portal(cli_env, "import", sample, "--account", "importer",
+                              "--engagement", "wave", "--json").stdout)
+    assert again["assets_created"] == 0 and again["assets_updated"] + 0 <= again["rows"]
+
+
+def test_import_into_a_missing_engagement_fails_in_one_line(cli_env):
+    assert portal(cli_env, "db", "upgrade").returncode == 0
+    result = portal(cli_env, "import", os.path.join(SAMPLES, "rvtools_vinfo.csv"),
+                    "--account", "nope", "--engagement", "x", "--json")
+    assert result.returncode == 1 and result.stderr.startswith("error: ")

@@ -230,7 +230,7 @@ _SYNONYM_TABLE: tuple[tuple[str, float, tuple[str, ...]], ...] = (
                           "disk total size")),
     ("storage_gb", 0.92, ("provisioned", "provisioned space", "provisioned storage",
                           "allocated storage")),
-    ("storage_gb", 0.88, ("disk size", "hard disk size")),
+    ("storage_gb", 0.88, ("disk size", "hard disk size", "disk", "disk gb")),
     ("storage_gb", 0.85, ("hdd",)),
     ("cpu_utilization_pct", 0.95, ("cpu utilisation", "cpu usage", "cpu usage avg", "avg cpu",
                                    "average cpu", "cpu avg", "cpu utilization avg",

@@ -141,6 +141,19 @@ def change_mapping(session: Session, data_import: DataImport, source: str, targe
     return changed
 
 
+def drop_unsure_mappings(data_import: DataImport, threshold: float) -> list[str]:
+    """Unmap the columns mapped below `threshold` (they stay in the raw rows and in each
+    asset's source columns); returns their names.  For unattended runs (`portal import`)."""
+    mappings = mappings_of(data_import)
+    unsure = [m.source for m in mappings if m.target and m.confidence < threshold]
+    if unsure:
+        _store_mappings(data_import, [
+            ColumnMapping(m.source, None, m.confidence, None, "unmapped",
+                          f"Left unmapped by an unattended run (best guess {m.target}).")
+            if m.source in unsure else m for m in mappings])
+    return unsure
+
+
 def accept(session: Session, data_import: DataImport, *, all_or_nothing: bool) -> DataImport:
     """Confirm the mapping (teaching the account), re-check rows if it changed since they
     were validated, and settle the import: valid rows proceed, or — all-or-nothing — none
