@@ -154,3 +154,20 @@ def test_member_uploads_reviews_and_accepts_an_inventory(page, live_portal):
     expect(page.locator("#invalid-count")).to_be_visible()
     expect(page.get_by_text("rows ready for discovery")).to_be_visible()
     page.screenshot(path=SHOTS / "import-accepted.png", full_page=True)
+
+    # One click runs the discovery flow; the live page follows it to the end (the worker
+    # `portal serve` started runs the phases as queued jobs).
+    page.get_by_role("button", name="Run discovery").click()
+    expect(page.locator("#flow-live .badge").first).to_have_text("completed", timeout=60_000)
+    expect(page.locator("#inventory-counts")).to_contain_text("created")
+    page.screenshot(path=SHOTS / "discovery-flow.png", full_page=True)
+
+    # Find an asset it created, then export the filtered list.
+    page.locator("#mainnav").get_by_role("link", name="Assets").click()
+    page.get_by_placeholder("Name, hostname or IP").fill("aix-erp")
+    expect(page.locator("#asset-table tbody tr")).to_have_count(1, timeout=10_000)
+    with page.expect_download() as download:
+        page.locator("#asset-export-csv").click()
+    exported = Path(download.value.path()).read_text()
+    assert exported.splitlines()[0].startswith("name") or "name" in exported.splitlines()[0]
+    assert "aix-erp-01" in exported and exported.count("\n") == 2
