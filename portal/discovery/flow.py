@@ -20,13 +20,13 @@ from portal.discovery import imports
 from portal.discovery.cleansing import CleansingResult, cleanse
 from portal.discovery.dependencies import analyse_dependencies, graph_svg
 from portal.discovery.field_mapping import AUTO_ACCEPT_CONFIDENCE
-from portal.discovery.fields import normalise_name
+from portal.discovery.fields import derive_name, normalise_name
 from portal.discovery.parsing import open_inventory
 from portal.discovery.tech_debt import assess_tech_debt
 from portal.discovery.validation import RowValidator
 from portal.errors import DomainError
 from portal.flows.engine import FlowType, Phase, PhaseContext, register_flow_type
-from portal.inventory import store_dependencies, store_tech_debt, upsert_assets
+from portal.inventory import NAME_MAX, store_dependencies, store_tech_debt, upsert_assets
 from portal.models import ClientAccount, DiscoveryFlow
 
 NAME_FIELDS = ("name", "hostname", "fqdn")
@@ -132,7 +132,13 @@ def asset_inventory(ctx: PhaseContext) -> dict:
 
 
 def _keyed(records: list[dict]) -> list[dict]:
-    return [r | {"key": normalise_name(r["name"])} for r in records if r.get("name")]
+    """Records with the key their asset has (the inventory's own naming rule)."""
+    keyed = []
+    for record in records:
+        name = (derive_name(record) or "")[:NAME_MAX]
+        if name:
+            keyed.append(record | {"key": normalise_name(name)})
+    return keyed
 
 
 def _connections(ctx: PhaseContext) -> list[dict]:
