@@ -24,6 +24,7 @@ def rows_in_engagement(model, order_by, session: Session, account_id: uuid.UUID,
 
 
 imports_of = partial(rows_in_engagement, DataImport, (DataImport.created_at.desc(),))
-assets_of = partial(rows_in_engagement, Asset, (Asset.asset_name, Asset.id))
+# By the natural key: its unique index serves the order on large engagements.
+assets_of = partial(rows_in_engagement, Asset, (Asset.asset_key, Asset.id))
 flows_of = partial(rows_in_engagement, MasterFlow, (MasterFlow.created_at.desc(),))
 sixr_results_of = partial(rows_in_engagement, SixrAnalysis, (SixrAnalysis.analyzed_at.desc(),))
