@@ -245,6 +245,27 @@ def import_inventory(file: Path, account_slug: str, engagement_slug: str,
         sys.exit(1)
 
 
+@main.command("assess")
+@click.option("--account", "account_slug", required=True)
+@click.option("--engagement", "engagement_slug", required=True)
+@click.option("--type", "assessment_type", default="comprehensive", show_default=True,
+              type=click.Choice(["quick", "comprehensive", "targeted"]))
+@click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
+@friendly_errors
+def assess_engagement(account_slug: str, engagement_slug: str, assessment_type: str,
+                      as_json: bool) -> None:
+    """Run an assessment flow over every asset of the engagement, to the end."""
+    from portal.assessment.runs import assess
+    from portal.flows.unattended import tenant_by_slugs
+    with app_sessions(Settings.from_env()) as factory:
+        outcome = assess(factory, tenant_by_slugs(factory, account_slug, engagement_slug),
+                         assessment_type=assessment_type)
+    click.echo(json.dumps(outcome, indent=2) if as_json else
+               "\n".join(f"{k}: {v}" for k, v in outcome.items()))
+    if outcome["status"] != "completed":
+        sys.exit(1)
+
+
 def _print_logins(settings: Settings, logins) -> None:
     if logins:
         click.echo("Demo logins:")

@@ -10,8 +10,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from portal.accounts import add_member, create_account, create_engagement, create_user
+from portal.assessment.runs import assess
 from portal.db import TenantContext, session_scope, set_tenant
 from portal.discovery.flow_runs import import_and_discover
+from portal.flows.unattended import tenant_by_slugs
 from portal.models import ClientAccount
 
 DEMO_SLUG = "northwind"
@@ -77,6 +79,9 @@ def load_demo(factory: sessionmaker[Session], instance_path: Path) -> list[DemoL
         logins = _populate(session)
     # A populated inventory to land on: the shipped sample through the discovery flow.
     import_and_discover(factory, instance_path, DEMO_INVENTORY, DEMO_SLUG, "dc-exit")
+    # ...and its 6R recommendations, so the dashboard and the 6R pages have something to say.
+    assess(factory, tenant_by_slugs(factory, DEMO_SLUG, "dc-exit"), by="demo",
+           name="Demo assessment")
     path = instance_path / LOGINS_FILE
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:

@@ -152,3 +152,26 @@ def test_import_into_a_missing_engagement_fails_in_one_line(cli_env):
     result = portal(cli_env, "import", os.path.join(SAMPLES, "rvtools_vinfo.csv"),
                     "--account", "nope", "--engagement", "x", "--json")
     assert result.returncode == 1 and result.stderr.startswith("error: ")
+
+
+def test_assess_runs_an_assessment_to_the_end_and_prints_the_outcome(cli_env):
+    import json
+    assert portal(cli_env, "db", "upgrade").returncode == 0
+    portal(cli_env, "accounts", "create", "Assessor", "--slug", "assessor")
+    portal(cli_env, "engagements", "create", "assessor", "Wave", "--slug", "wave")
+    empty = portal(cli_env, "assess", "--account", "assessor", "--engagement", "wave", "--json")
+    assert empty.returncode == 1 and json.loads(empty.stdout)["status"] == "failed"
+    sample = os.path.join(SAMPLES, "rvtools_vinfo.csv")
+    imported = json.loads(portal(cli_env, "import", sample, "--account", "assessor",
+                                 "--engagement", "wave", "--json").stdout)
+    result = portal(cli_env, "assess", "--account", "assessor", "--engagement", "wave", "--json")
+    assert result.returncode == 0, result.stderr
+    outcome = json.loads(result.stdout)
+    assert set(outcome) == {"flow_id", "status", "assets_assessed", "distribution",
+                            "mean_confidence"}
+    assert outcome["status"] == "completed"
+    assert outcome["assets_assessed"] == imported["assets_created"]
+    assert sum(outcome["distribution"].values()) == outcome["assets_assessed"]
+    assert 0 < outcome["mean_confidence"] <= 1
+    missing = portal(cli_env, "assess", "--account", "assessor", "--engagement", "nope")
+    assert missing.returncode == 1 and missing.stderr.startswith("error: ")

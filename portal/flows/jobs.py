@@ -56,7 +56,7 @@ HEARTBEAT_INTERVAL = 10.0  # seconds between a worker's heartbeats
 STALLED_AFTER = 30.0  # seconds without a heartbeat before a worker's jobs are requeued
 STALLED_CHECK_CRON = "* * * * *"  # every minute
 # Modules that register flow types (engine.register_flow_type): workers import them.
-FLOW_TYPE_MODULES: tuple[str, ...] = ("portal.discovery.flow",)
+FLOW_TYPE_MODULES: tuple[str, ...] = ("portal.discovery.flow", "portal.assessment.flow")
 
 
 class TransientJobError(Exception):

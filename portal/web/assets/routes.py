@@ -3,13 +3,10 @@
 optimistic locking, and exports of the filtered list."""
 from __future__ import annotations
 
-import tempfile
 import uuid
 from dataclasses import dataclass
-from datetime import date
 
-from flask import (Blueprint, Response, flash, g, make_response, render_template, request,
-                   stream_with_context, url_for)
+from flask import Blueprint, flash, g, make_response, render_template, request, url_for
 from sqlalchemy.orm.exc import StaleDataError
 
 from portal import inventory
@@ -19,6 +16,7 @@ from portal.locking import CONFLICT_MESSAGE, EditConflict
 from portal.tenancy import ROLE_LEVELS, require_engagement, require_role
 from portal.web.assets.forms import (TECH_DEBT_COLOURS, TECH_DEBT_LABELS, AssetFilterForm,
                                      AssetForm, form_data)
+from portal.web.downloads import csv_download, download_name, xlsx_download
 from portal.web.htmx import redirect_or_refresh
 from portal.web.request_db import db
 from portal.web.template_helpers import is_htmx
@@ -27,7 +25,6 @@ bp = Blueprint("assets", __name__, url_prefix="/assets")
 
 PAGE_SIZE = 50
 BAD_FILTERS = "These filters cannot be used: check the search and sort, or clear them."
-XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 @dataclass(frozen=True)
@@ -152,38 +149,18 @@ def _render_form(form: AssetForm, asset, problem: Problem | None = None):
 @require_role("viewer")
 @require_engagement
 def export_csv():
-    rows = _export_rows()
-    return Response(stream_with_context(inventory.csv_chunks(rows)), mimetype="text/csv",
-                    headers={"Content-Disposition":
-                             f'attachment; filename="{_export_name("csv")}"'})
+    return csv_download(_export_rows(), inventory.EXPORT_HEADER, download_name("assets", "csv"))
 
 
 @bp.get("/export.xlsx")
 @require_role("viewer")
 @require_engagement
 def export_xlsx():
-    rows = _export_rows()
-    workbook = tempfile.SpooledTemporaryFile(max_size=16 << 20)
-    inventory.write_xlsx(rows, workbook)
-    workbook.seek(0)
-    return Response(_read_and_close(workbook), mimetype=XLSX_TYPE, headers={
-        "Content-Disposition": f'attachment; filename="{_export_name("xlsx")}"'})
-
-
-def _read_and_close(file, chunk: int = 1 << 16):
-    """The file's bytes in chunks; the file is closed however the response ends."""
-    try:
-        while data := file.read(chunk):
-            yield data
-    finally:
-        file.close()
+    return xlsx_download(_export_rows(), inventory.EXPORT_HEADER,
+                         download_name("assets", "xlsx"), "Assets")
 
 
 def _export_rows():
     """The filtered list's rows in the list's order, as the export writes them."""
     form = _filter_form()
     return inventory.export_rows(db(), *_scope(), form.to_filter(), form.ordering)
-
-
-def _export_name(extension: str) -> str:
-    return f"assets-{g.tenant.engagement.slug}-{date.today().isoformat()}.{extension}"

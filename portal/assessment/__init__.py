@@ -1,0 +1,1 @@
+"""The 6R assessment engine: explainable, deterministic strategy recommendations per asset."""

@@ -1,0 +1,217 @@
+"""The assessment flow: every asset in scope gets a 6R recommendation, and every application
+a treatment for its assets as a group (no Flask in here).
+
+Phases (each one job and one transaction on the flow engine, see portal.flows.engine):
+
+- `scope`: resolve the scope (see portal.assessment.facts) and the criteria: the account's
+  agent preferences, overridden by the engagement's saved criteria
+  (`engagements.settings["assessment_criteria"]`), overridden by what this flow was started
+  with; both land on the child row (`asset_scope`, `assessment_criteria`).
+- `sixr_analysis`: the engine over every asset, in batches, with what consultants'
+  overrides taught it; recommendations stored (portal.assessment.store); the flow's
+  `assessment_results` (distribution, confidence, effort, cost) and `risk_assessment`.
+- `applications`: the assets of each application as a group; the child's
+  `recommendations["applications"]`.  A quick assessment skips it.
+
+Flow config: {"scope": {...}, "assessment_type": ..., "criteria": {...}}.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping
+from itertools import groupby
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from portal.assessment.criteria import ASSESSMENT_TYPES
+from portal.assessment.scope import (count_in_scope, engagement_graph, facts_in_scope,
+                                     parse_scope)
+from portal.assessment.overrides import learned_choices, mark_used
+from portal.assessment.criteria import Criteria
+from portal.assessment.facts import AssetFacts, similarity_key
+from portal.assessment.sixr import Recommendation, recommend, recommend_application
+from portal.assessment.store import store_recommendations
+from portal.errors import DomainError
+from portal.flows.engine import FlowType, Phase, PhaseContext, register_flow_type
+from portal.models import STRATEGIES, AssessmentFlow, ClientAccount, Engagement
+
+APPLICATIONS_KEPT = 5_000       # application verdicts kept on the flow row
+TOP_RISKS = 10
+
+
+def criteria_for(session: Session, account_id, engagement_id,
+                 overrides: Mapping[str, Any] | None = None,
+                 assessment_type: str = "comprehensive") -> Criteria:
+    """The account's preferences, then the engagement's saved criteria, then `overrides`;
+    ValueError (for the user) when something is not a valid criterion."""
+    account = session.get(ClientAccount, account_id)
+    engagement = session.get(Engagement, engagement_id)
+    saved = dict(((engagement.settings or {}) if engagement else {})
+                 .get("assessment_criteria") or {})
+    merged = saved | dict(overrides or {})
+    if "weights" in saved and "weights" in (overrides or {}):
+        merged["weights"] = dict(saved["weights"]) | dict(overrides["weights"])
+    return Criteria.from_preferences((account.agent_preferences or {}) if account else {},
+                                     merged, assessment_type=assessment_type)
+
+
+def save_engagement_criteria(session: Session, engagement: Engagement,
+                             criteria: Mapping[str, Any]) -> None:
+    """Keep per-engagement criteria for the next assessments (validated by the caller)."""
+    engagement.settings = dict(engagement.settings or {}) | {
+        "assessment_criteria": dict(criteria)}
+
+
+def _criteria(ctx: PhaseContext) -> Criteria:
+    return Criteria.from_preferences(ctx.child.assessment_criteria or {},
+                                     assessment_type=ctx.child.assessment_type
+                                     or "comprehensive")
+
+
+def scope(ctx: PhaseContext) -> dict:
+    chosen = parse_scope(ctx.config.get("scope"))
+    kind = ctx.config.get("assessment_type") or "comprehensive"
+    if kind not in ASSESSMENT_TYPES:
+        raise DomainError(f"unknown assessment type {kind!r}")
+    try:
+        criteria = criteria_for(ctx.session, ctx.account_id, ctx.engagement_id,
+                                ctx.config.get("criteria"), kind)
+    except ValueError as exc:
+        raise DomainError(str(exc)) from None
+    count = count_in_scope(ctx.session, ctx.account_id, ctx.engagement_id, chosen)
+    if not count:
+        raise DomainError("there are no assets in this scope: run a discovery flow first, "
+                          "or widen the scope")
+    ctx.child.asset_scope = chosen | {"asset_count": count}
+    ctx.child.assessment_type = kind
+    ctx.child.assessment_criteria = criteria.as_dict()
+    return {"assets": count, "kind": chosen["kind"], "assessment_type": kind}
+
+
+class Tally:
+    """What the flow row says of a run: distribution, confidence, effort, cost, risks."""
+
+    def __init__(self) -> None:
+        self.assets = 0
+        self.distribution: Counter = Counter()
+        self.confidence = 0.0
+        self.low_confidence = 0
+        self.person_days = 0.0
+        self.current = 0.0
+        self.target = 0.0
+        self.missing: Counter = Counter()
+        self.risks: Counter = Counter()
+        self.severities: Counter = Counter()
+        self.learned = 0
+        self.riskiest: list[tuple[int, str, str]] = []
+
+    def add(self, facts: AssetFacts, rec: Recommendation) -> None:
+        self.assets += 1
+        self.distribution[rec.primary] += 1
+        self.confidence += rec.confidence
+        self.low_confidence += rec.confidence < 0.5
+        self.person_days += float(rec.effort.get("person_days") or 0)
+        self.current += float(rec.cost.get("current_monthly") or 0)
+        self.target += float(rec.cost.get("target_monthly") or 0)
+        self.missing.update(rec.missing_inputs)
+        for risk in rec.risk_factors:
+            self.risks[risk.get("factor")] += 1
+            self.severities[risk.get("severity")] += 1
+        self.learned += rec.learned is not None
+        self.riskiest.append((rec.risk_score, facts.name, facts.asset_id))
+        if len(self.riskiest) > 4 * TOP_RISKS:
+            self.riskiest = sorted(self.riskiest, key=lambda r: (-r[0], r[1]))[:TOP_RISKS]
+
+    def results(self) -> dict:
+        return {"assets_assessed": self.assets,
+                "distribution": {s: self.distribution[s] for s in STRATEGIES
+                                 if self.distribution[s]},
+                "mean_confidence": round(self.confidence / self.assets, 3) if self.assets
+                else None,
+                "low_confidence": self.low_confidence, "learned_from_overrides": self.learned,
+                "effort_person_days": round(self.person_days, 1),
+                "cost": {"currency": "USD", "current_monthly": round(self.current, 2),
+                         "target_monthly": round(self.target, 2)},
+                "missing_inputs": dict(self.missing.most_common())}
+
+    def risk_assessment(self) -> dict:
+        return {"by_severity": dict(sorted(self.severities.items())),
+                "factors": dict(self.risks.most_common()),
+                "riskiest_assets": [{"asset_id": i, "name": n, "risk_score": s} for s, n, i in
+                                    sorted(self.riskiest, key=lambda r: (-r[0], r[1]))
+                                    [:TOP_RISKS]]}
+
+
+def _recommended(session: Session, account_id, criteria: Criteria,
+                 batches: Iterator[list[AssetFacts]]
+                 ) -> Iterator[list[tuple[AssetFacts, Recommendation]]]:
+    learned = learned_choices(session, account_id)
+    for batch in batches:
+        yield [(facts, recommend(facts, criteria, learned)) for facts in batch]
+
+
+def analyse(session: Session, account_id, engagement_id, asset_scope: Mapping[str, Any],
+            criteria: Criteria, report_progress: Callable[[float], None] | None = None
+            ) -> Tally:
+    """Recommend and store a strategy for every asset in scope, in batches (one statement
+    set per batch); returns the tally.  The session's tenant must be `account_id`."""
+    total = asset_scope.get("asset_count") or 1
+    tally, used = Tally(), set()
+    batches = facts_in_scope(session, account_id, engagement_id, asset_scope)
+    for pairs in _recommended(session, account_id, criteria, batches):
+        for facts, rec in pairs:
+            tally.add(facts, rec)
+            if rec.learned is not None:
+                used.add(similarity_key(facts))
+        store_recommendations(session, account_id, engagement_id, (rec for _, rec in pairs))
+        if report_progress:
+            report_progress(tally.assets / total)
+    mark_used(session, account_id, used)
+    return tally
+
+
+def sixr_analysis(ctx: PhaseContext) -> dict:
+    tally = analyse(ctx.session, ctx.account_id, ctx.engagement_id, ctx.child.asset_scope,
+                    _criteria(ctx), ctx.report_progress)
+    results = tally.results()
+    ctx.child.assessment_results = results
+    ctx.child.risk_assessment = tally.risk_assessment()
+    return {"rows": tally.assets, "distribution": results["distribution"],
+            "mean_confidence": results["mean_confidence"]}
+
+
+def _application_verdict(name: str, members: list[tuple[AssetFacts, Recommendation]]) -> dict:
+    verdict = recommend_application(name, members)
+    return {"application": verdict.application, "primary": verdict.primary,
+            "confidence": verdict.confidence, "asset_count": verdict.asset_count,
+            "strategy_counts": dict(verdict.strategy_counts),
+            "scores": dict(verdict.scores),
+            "effort_person_days": verdict.effort_person_days,
+            "current_monthly": verdict.current_monthly,
+            "target_monthly": verdict.target_monthly, "rationale": verdict.rationale}
+
+
+def applications(ctx: PhaseContext) -> dict:
+    if ctx.child.assessment_type == "quick":
+        return {"skipped": "a quick assessment does not group applications"}
+    graph = engagement_graph(ctx.session, ctx.account_id, ctx.engagement_id)
+    batches = facts_in_scope(ctx.session, ctx.account_id, ctx.engagement_id,
+                             ctx.child.asset_scope, graph, with_application=True)
+    pairs = (pair for batch in _recommended(ctx.session, ctx.account_id, _criteria(ctx), batches)
+             for pair in batch)
+    verdicts = [_application_verdict(name, list(members)) for name, members in
+                groupby(pairs, key=lambda pair: pair[0].application)]
+    ctx.child.recommendations = {"applications": verdicts[:APPLICATIONS_KEPT],
+                                 "count": len(verdicts)}
+    return {"applications": len(verdicts),
+            "distribution": dict(Counter(v["primary"] for v in verdicts))}
+
+
+ASSESSMENT = register_flow_type(FlowType(
+    name="assessment", child_model=AssessmentFlow,
+    phases=(
+        Phase("scope", scope, "Scope and criteria"),
+        Phase("sixr_analysis", sixr_analysis, "6R analysis"),
+        Phase("applications", applications, "Applications"),
+    )))

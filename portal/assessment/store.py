@@ -1,0 +1,93 @@
+"""Storing 6R recommendations (no Flask in here).
+
+`sixr_analysis` holds ONE engine row per assessed asset (`analyzed_by = 'engine'`), replaced
+by each assessment that covers the asset, plus one row per consultant override
+(`analyzed_by = 'user:<id>'`, `analysis_criteria["override"]` set; see
+`portal.assessment.overrides`), which are never replaced: the engine's view and every human
+decision stay visible side by side.  The asset's `sixr_recommendation` is the current
+decision: the latest override when there is one, else the engine's.
+
+Writes are set-based (COPY into a temporary table, then one statement per table), so an
+assessment of a hundred thousand assets costs a handful of statements.
+"""
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from portal.assessment.sixr import Recommendation
+from portal.bulk import copy_csv, dumps, raw_cursor
+
+ENGINE = "engine"  # sixr_analysis.analyzed_by of the engine's rows
+OVERRIDE_BY = "user:"  # prefix of analyzed_by on a consultant's override
+
+_JSON_COLUMNS = ("alternative_options", "analysis_criteria", "cost_estimation",
+                 "effort_estimation", "risk_factors", "business_impact",
+                 "technical_considerations")
+
+_INCOMING = ("CREATE TEMP TABLE incoming_sixr (asset_id uuid, primary_recommendation text,"
+             " confidence_score double precision, rationale text, complexity_score int,"
+             " risk_score int, " + ", ".join(f"{c} jsonb" for c in _JSON_COLUMNS) +
+             ") ON COMMIT DROP")
+
+_REPLACE_ENGINE_ROWS = """
+    DELETE FROM sixr_analysis s USING incoming_sixr i
+    WHERE s.client_account_id = %(account)s AND s.asset_id = i.asset_id
+      AND s.analyzed_by = 'engine'"""
+
+_INSERT = f"""
+    INSERT INTO sixr_analysis (client_account_id, engagement_id, asset_id,
+        primary_recommendation, confidence_score, rationale, {", ".join(_JSON_COLUMNS)},
+        analyzed_by)
+    SELECT %(account)s, %(engagement)s, i.asset_id, i.primary_recommendation,
+        i.confidence_score, i.rationale, {", ".join(f"i.{c}" for c in _JSON_COLUMNS)},
+        'engine'
+    FROM incoming_sixr i"""
+
+# An overridden asset keeps the consultant's strategy; scores and the time follow the engine.
+_UPDATE_ASSETS = """
+    UPDATE assets a SET
+        sixr_recommendation = CASE WHEN EXISTS (
+            SELECT 1 FROM sixr_analysis o WHERE o.client_account_id = a.client_account_id
+              AND o.asset_id = a.id AND o.analyzed_by LIKE 'user:%%')
+            THEN a.sixr_recommendation ELSE i.primary_recommendation END,
+        complexity_score = i.complexity_score, risk_score = i.risk_score,
+        last_analyzed = now()
+    FROM incoming_sixr i
+    WHERE a.client_account_id = %(account)s AND a.engagement_id = %(engagement)s
+      AND a.id = i.asset_id"""
+
+
+@dataclass(frozen=True)
+class StoredCounts:
+    analyses: int   # engine rows written
+    assets: int     # assets updated
+
+
+def _incoming_row(recommendation: Recommendation) -> tuple:
+    row = recommendation.sixr_row()
+    return (recommendation.asset_id, row["primary_recommendation"], row["confidence_score"],
+            row["rationale"], recommendation.complexity_score, recommendation.risk_score,
+            *(dumps(row[c]) for c in _JSON_COLUMNS))
+
+
+def store_recommendations(session: Session, account_id: uuid.UUID, engagement_id: uuid.UUID,
+                          recommendations: Iterable[Recommendation]) -> StoredCounts:
+    """Replace the engine's analyses of these assets and update the assets; the session's
+    tenant must be `account_id`."""
+    scope = {"account": account_id, "engagement": engagement_id}
+    with raw_cursor(session) as cursor:
+        cursor.execute(_INCOMING)
+        copy_csv(cursor, "incoming_sixr", map(_incoming_row, recommendations))
+        cursor.execute("ANALYZE incoming_sixr")
+        cursor.execute(_REPLACE_ENGINE_ROWS, scope)
+        cursor.execute(_INSERT, scope)
+        analyses = cursor.rowcount
+        cursor.execute(_UPDATE_ASSETS, scope)
+        assets = cursor.rowcount
+        cursor.execute("DROP TABLE incoming_sixr")
+    session.expire_all()
+    return StoredCounts(analyses, assets)
