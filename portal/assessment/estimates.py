@@ -8,7 +8,6 @@ import math
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
 
 from portal.assessment.facts import AssetFacts
 from portal.assessment.frozen import FrozenDict

@@ -169,6 +169,7 @@ def _contributions(factor: str, detail: str, row: Row,
                  for strategy, points in zip(STRATEGIES, row) if points and weight)
 
 
+@lru_cache(maxsize=4096)
 def _word(value: str | None) -> str | None:
     return value.strip().casefold() if value and value.strip() else None
 
@@ -304,17 +305,35 @@ def dependents_band(count: int) -> str:
 DEPENDS_ON_MANY_FROM = 10
 
 
-@lru_cache(maxsize=4096)
-def _dependencies(dependents: int, depends_on: int, in_cycle: bool,
+_DEPENDENT_STEPS = (50, 20, 10)  # above nine, counts read as ranges (memo-friendly)
+
+
+def dependents_step(count: int) -> int:
+    """The count as the engine reads it: exact up to 9, else 10, 20 or 50 (lower bounds
+    of 10-19, 20-49, 50 and more)."""
+    if count < 10:
+        return max(0, count)
+    return next(step for step in _DEPENDENT_STEPS if count >= step)
+
+
+def dependents_phrase(step: int) -> str:
+    """"no other asset", "1 other asset", "10 to 19 other assets", "50 or more other
+    assets" for a `dependents_step`."""
+    if step == 0:
+        return "no other asset"
+    if step < 10:
+        return f"{step} other asset{'s' if step != 1 else ''}"
+    return {10: "10 to 19", 20: "20 to 49", 50: "50 or more"}[step] + " other assets"
+
+
+@lru_cache(maxsize=256)
+def _dependencies(dependents: int, depends_on_many: bool, in_cycle: bool,
                   weight: float) -> tuple[Contribution, ...]:
     band = dependents_band(dependents)
-    if band == "none":
-        detail = "no other asset depends on it"
-    else:
-        detail = f"{dependents} other asset{'s' if dependents != 1 else ''} depend" \
-                 f"{'s' if dependents == 1 else ''} on it"
+    verb = "depends" if dependents in (0, 1) else "depend"
+    detail = f"{dependents_phrase(dependents)} {verb} on it"
     found = _contributions("dependencies", detail, DEPENDENTS[band], weight)
-    if depends_on >= DEPENDS_ON_MANY_FROM:
+    if depends_on_many:
         found += _contributions("dependencies", f"it depends on {DEPENDS_ON_MANY_FROM} or "
                                 "more other assets: they have to move with it",
                                 DEPENDS_ON_MANY, weight)
@@ -467,8 +486,8 @@ class Situation(NamedTuple):
     asset_type: str | None
     environment: str | None
     criticality: str | None
-    dependents: int
-    depends_on: int
+    dependents: int  # a dependents_step
+    depends_on_many: bool
     in_cycle: bool
     utilisation: str | None
     power_state: str | None
@@ -479,12 +498,12 @@ class Situation(NamedTuple):
 
 
 def situation_of(facts: AssetFacts) -> Situation:
-    """The asset's `Situation`.  Dependencies on ten or more assets all read alike."""
+    """The asset's `Situation`."""
     return Situation(
         _word(facts.tech_debt_status), facts.os_name, facts.os_version, facts.tech_debt_score,
         platform_of(facts), facts.tags, _word(facts.asset_type), _word(facts.environment),
-        _word(facts.business_criticality), facts.dependents_count,
-        min(facts.depends_on_count, DEPENDS_ON_MANY_FROM), facts.in_cycle,
+        _word(facts.business_criticality), dependents_step(facts.dependents_count),
+        facts.depends_on_count >= DEPENDS_ON_MANY_FROM, facts.in_cycle,
         utilisation_band(facts.cpu_utilization_pct, facts.memory_utilization_pct),
         _word(facts.power_state), round(facts.completeness, 2), facts.compliance,
         residency_of(facts), tuple(facts.answers.items()))
@@ -504,7 +523,7 @@ def evaluate(situation: Situation, criteria: Criteria,
         + _asset_type(situation.asset_type, weights["asset_type"])
         + _environment(situation.environment, weights["environment"])
         + _criticality(situation.criticality, weights["criticality"])
-        + _dependencies(situation.dependents, situation.depends_on, situation.in_cycle,
+        + _dependencies(situation.dependents, situation.depends_on_many, situation.in_cycle,
                         weights["dependencies"])
         + _utilisation(situation.utilisation, weights["utilisation"])
         + _power_state(situation.power_state, weights["power_state"])

@@ -172,7 +172,8 @@ class LearnedChoices:
 
     The engine moves an asset toward the most-chosen strategy for its key (ties go to the
     earlier strategy in `STRATEGIES`) with a bonus that grows with the count and is capped
-    (see `factors.LEARNED_BONUS`), so that consultants' habits settle close calls but never
+    (`factors.learned_bonus`: 12 points for one override, 6 more per further one, at most
+    30), so that consultants' habits settle close calls but never
     outweigh a decisive fact such as a powered-off box or a mainframe with 40 dependents."""
     by_key: Mapping[tuple[str, str, str], Mapping[str, int]] = field(default=EMPTY)
 

@@ -28,7 +28,8 @@ from portal.assessment.facts import (ANSWER_KEYS, ANSWER_QUESTIONS, PROFILE_FIEL
                                      AssetFacts, LearnedChoices, os_family_word,
                                      similarity_key, validate_answers)
 from portal.assessment.factors import (BASE_SCORES, Contribution, Situation,
-                                       completeness_band, dependents_band, evaluate,
+                                       completeness_band, dependents_band,
+                                       dependents_phrase, evaluate,
                                        learned_choice, situation_of)
 from portal.models.assessment import STRATEGIES
 
@@ -51,6 +52,7 @@ _EXPECTED_GETTERS = {names: attrgetter(*names) for names in EXPECTED_INPUTS.valu
 MISSING_INPUT_PENALTY, MISSING_PENALTY_CAP = 0.05, 0.35
 FULL_CONFIDENCE_MARGIN = 30.0  # score points between best and second for full confidence
 RISKY = frozenset({"refactor", "rearchitect", "rebuild"})
+_POSITION = {strategy: position for position, strategy in enumerate(STRATEGIES)}
 
 
 @dataclass(frozen=True)
@@ -192,9 +194,9 @@ def _decide(situation: Situation, missing: tuple[str, ...], criteria: Criteria,
     totals = dict(BASE_SCORES)
     for contribution in contributions:
         totals[contribution.strategy] += contribution.points
-    scores = FrozenDict((strategy, round(min(100.0, max(0.0, totals[strategy])), 1))
-                        for strategy in STRATEGIES)
-    ranked = sorted(STRATEGIES, key=lambda s: (-totals[s], STRATEGIES.index(s)))
+    scores = FrozenDict({strategy: round(min(100.0, max(0.0, totals[strategy])), 1)
+                         for strategy in STRATEGIES})
+    ranked = sorted(STRATEGIES, key=lambda s: (-totals[s], _POSITION[s]))
     primary, runner_up = ranked[0], ranked[1]
     confidence = _confidence(totals[primary] - totals[runner_up], missing,
                              situation.completeness)
@@ -322,13 +324,13 @@ def _risk_factors(situation: Situation, primary: str,
     band = dependents_band(situation.dependents)
     if band in ("several", "many"):
         found.append(("dependencies", "high" if band == "many" else "medium",
-                      f"{situation.dependents} assets depend on it"))
+                      f"{dependents_phrase(situation.dependents)} depend on it"))
     if situation.in_cycle:
         found.append(("dependencies", "medium", "part of a dependency cycle: move the "
                       "cycle as one wave"))
     if primary == "retire" and situation.dependents:
         found.append(("dependencies", "high", f"retiring it affects "
-                      f"{situation.dependents} dependent assets"))
+                      f"{dependents_phrase(situation.dependents)} that depend on it"))
     if situation.compliance:
         found.append(("compliance", "medium",
                       f"regulated: {', '.join(situation.compliance)}"))
@@ -422,8 +424,9 @@ def _member_estimates(facts: AssetFacts, rec: Recommendation,
     cost = estimate_cost(strategy, facts.cpu_cores, facts.memory_gb, facts.storage_gb,
                          _percent(facts.cpu_utilization_pct),
                          _percent(facts.memory_utilization_pct),
-                         rec.cost.get("cloud") or target_cloud(()))
-    effort = estimate_effort(strategy, situation_of(facts).asset_type, facts.cpu_cores, facts.memory_gb,
+                         rec.cost["cloud"])
+    effort = estimate_effort(strategy, situation_of(facts).asset_type, facts.cpu_cores,
+                             facts.memory_gb,
                              facts.storage_gb, facts.depends_on_count + facts.dependents_count,
                              facts.dependents_count, facts.in_cycle, rec.complexity_score)
     return effort["person_days"], cost
