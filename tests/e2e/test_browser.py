@@ -171,3 +171,37 @@ def test_member_uploads_reviews_and_accepts_an_inventory(page, live_portal):
     exported = Path(download.value.path()).read_text()
     assert exported.splitlines()[0].startswith("name") or "name" in exported.splitlines()[0]
     assert "aix-erp-01" in exported and exported.count("\n") == 2
+
+
+def test_consultant_assesses_explains_and_overrides(page, live_portal):
+    url, logins = live_portal
+    log_in(page, url, "consultant@demo.portal", logins["consultant@demo.portal"])
+    choose(page, "#account-switch", "Northwind Traders")
+    choose(page, "#engagement-switch", "Datacenter exit 2027")
+    # The demo already ran one assessment: its results are there for a newcomer.
+    page.locator("#mainnav").get_by_role("link", name="6R").click()
+    expect(page.locator("#sixr-distribution")).to_be_visible()
+
+    page.locator("#start-assessment").click()
+    page.get_by_label("Name").fill("Wave 1 assessment")
+    page.select_option("#risk_tolerance", "aggressive")
+    page.locator("#run-assessment").click()
+    expect(page.locator("#flow-live .badge").first).to_have_text("completed", timeout=60_000)
+    expect(page.locator("#assessment-results")).to_contain_text("assets assessed")
+    page.screenshot(path=SHOTS / "assessment-flow.png", full_page=True)
+
+    page.get_by_role("link", name="Open the results").click()
+    expect(page.locator("#sixr tbody tr").first).to_be_visible()
+    page.screenshot(path=SHOTS / "sixr-results.png", full_page=True)
+    page.locator("#sixr tbody tr a").first.click()
+    expect(page.locator("#contributions")).to_be_visible()
+    expect(page.locator("#rationale")).to_contain_text("Recommended")
+    engine_said = page.locator("#engine-recommendation").inner_text().strip()
+    choice = "retain" if engine_said != "retain" else "retire"
+    page.locator("#override-form select[name=strategy]").select_option(choice)
+    page.locator("#override-form textarea[name=reason]").fill("Licence runs until 2029")
+    page.get_by_role("button", name="Record decision").click()
+    expect(page.locator("#current-decision")).to_have_text(choice)
+    expect(page.locator("#decision")).to_contain_text("Licence runs until 2029")
+    expect(page.locator("#engine-recommendation")).to_have_text(engine_said)
+    page.screenshot(path=SHOTS / "sixr-explanation.png", full_page=True)
