@@ -75,6 +75,7 @@ def routes(w: World):
         ("POST", "/accounts/switch", {"account_id": str(a)}, [302, 302, 302, 302, 302, 404]),
         ("GET", "/engagements/", None, [302, 200, 200, 200, 200, 200]),
         ("GET", f"/engagements/{e}", None, [302, 200, 200, 200, 200, 404]),
+        ("GET", f"/engagements/{e}/dashboard", None, [302, 200, 200, 200, 200, 404]),
         ("GET", "/engagements/new", None, [302, 403, 200, 200, 200, 200]),
         ("POST", "/engagements/new", new_engagement, [302, 403, 302, 302, 302, 302]),
         ("GET", f"/engagements/{e}/edit", None, [302, 403, 200, 200, 200, 404]),

@@ -9,6 +9,7 @@ def register_blueprints(app: Flask) -> None:
     from portal.web.assets.routes import bp as assets
     from portal.web.audit.routes import bp as audit
     from portal.web.auth.routes import bp as auth
+    from portal.web.dashboard.routes import bp as dashboard
     from portal.web.engagements.routes import bp as engagements
     from portal.web.flows.routes import bp as flows
     from portal.web.health.routes import bp as health
@@ -18,5 +19,5 @@ def register_blueprints(app: Flask) -> None:
     from portal.web.profile.routes import bp as profile
 
     for blueprint in (auth, home, accounts, engagements, imports, assets, flows, assessment,
-                      admin, health, audit, members, profile):
+                      admin, health, audit, members, profile, dashboard):
         app.register_blueprint(blueprint)

@@ -205,3 +205,12 @@ def test_consultant_assesses_explains_and_overrides(page, live_portal):
     expect(page.locator("#decision")).to_contain_text("Licence runs until 2029")
     expect(page.locator("#engine-recommendation")).to_have_text(engine_said)
     page.screenshot(path=SHOTS / "sixr-explanation.png", full_page=True)
+
+    # The engagement's dashboard counts the decision.
+    page.locator("#mainnav").get_by_role("link", name="Engagements").click()
+    page.get_by_role("link", name="Datacenter exit 2027").first.click()
+    page.get_by_role("link", name=re.compile("Dashboard")).last.click()
+    expect(page).to_have_url(re.compile(r"/engagements/.+/dashboard$"))
+    expect(page.locator("#chart-sixr canvas")).to_be_visible()
+    expect(page.locator("#chart-sixr")).to_contain_text(choice)
+    expect(page.locator("#kpi-assessed .value")).not_to_have_text("0")
