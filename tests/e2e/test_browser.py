@@ -133,11 +133,16 @@ def test_viewer_cannot_reach_administration(page, live_portal):
     expect(page.locator("#error-page")).to_contain_text("Not allowed")
 
 
-def test_member_uploads_reviews_and_accepts_an_inventory(page, live_portal):
+def consultant_in_the_demo_engagement(page, live_portal) -> None:
+    """Logged in as the demo consultant, working in Northwind's datacenter exit."""
     url, logins = live_portal
     log_in(page, url, "consultant@demo.portal", logins["consultant@demo.portal"])
     choose(page, "#account-switch", "Northwind Traders")
     choose(page, "#engagement-switch", "Datacenter exit 2027")
+
+
+def test_member_uploads_reviews_and_accepts_an_inventory(page, live_portal):
+    consultant_in_the_demo_engagement(page, live_portal)
     page.locator("#mainnav").get_by_role("link", name="Imports").click()
     sample = PROJECT_ROOT / "tests" / "discovery" / "samples" / "servicenow_cmdb_ci_server.csv"
     page.set_input_files("#file", str(sample))
@@ -174,10 +179,7 @@ def test_member_uploads_reviews_and_accepts_an_inventory(page, live_portal):
 
 
 def test_consultant_assesses_explains_and_overrides(page, live_portal):
-    url, logins = live_portal
-    log_in(page, url, "consultant@demo.portal", logins["consultant@demo.portal"])
-    choose(page, "#account-switch", "Northwind Traders")
-    choose(page, "#engagement-switch", "Datacenter exit 2027")
+    consultant_in_the_demo_engagement(page, live_portal)
     # The demo already ran one assessment: its results are there for a newcomer.
     page.locator("#mainnav").get_by_role("link", name="6R").click()
     expect(page.locator("#sixr-distribution")).to_be_visible()
