@@ -95,7 +95,7 @@ def create_import(session: Session, account_id: uuid.UUID, engagement_id: uuid.U
     session.add(data_import)
     session.flush()
     counts = stage_rows(session, account_id, data_import.id, parsed.columns,
-                        ((r.number, r.values, r.problem) for r in parsed.rows()), mappings)
+                        parsed.batches(), mappings)
     _apply_counts(session, data_import, counts)
     learning.record_run(session, account_id, engagement_id, None, started, mappings,
                         f"suggest mappings for {upload.original_filename[:200]}")

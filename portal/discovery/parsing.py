@@ -3,8 +3,10 @@
 `open_inventory` looks at the file's content (never trusting its name beyond the
 extension), works out how to read it (encoding, delimiter, sheet, header row) from the
 first 64 KB or first rows, and returns a `ParsedFile` whose `rows()` streams the data
-rows with bounded memory, re-reading the file on each call.  Every problem a user can
-fix is an `InventoryFileError` whose text is one plain sentence.
+rows with bounded memory, re-reading the file on each call; `batches()` streams them in
+batches, which is how staging reads millions of rows (text files are read in blocks of
+lines that the csv module, or one split for plain blocks, turns into records in C).
+Every problem a user can fix is an `InventoryFileError` whose text is one plain sentence.
 """
 from __future__ import annotations
 
@@ -21,7 +23,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from functools import partial
-from itertools import islice
+from itertools import chain, compress, islice, repeat
+from operator import contains
 from pathlib import Path
 from typing import BinaryIO, NamedTuple
 
@@ -73,13 +76,44 @@ class SourceRow:
     problem: str | None = None
 
 
-def _no_rows() -> Iterator[SourceRow]:
-    return iter(())
+@dataclass(frozen=True, slots=True)
+class RowBatch:
+    """Consecutive data rows in bulk: what staging a million-row file needs, without one
+    object per row.  `problems` is None when no row in the batch has one."""
+
+    numbers: list[int]
+    values: list[Sequence[str | None]]  # aligned to the columns
+    problems: list[str | None] | None = None
+
+    def rows(self) -> Iterator[SourceRow]:
+        problems = self.problems or repeat(None)
+        return map(SourceRow, self.numbers, self.values, problems)
+
+
+# Rows per batch from the row-at-a-time readers (XLSX, JSON).  Small, so that `sample()`
+# reads little more than it returns.
+_READER_BATCH_ROWS = 500
+
+
+def _batched(reader: Callable[..., Iterator[SourceRow]], *args) -> Iterator[RowBatch]:
+    """The rows of a row-at-a-time reader in batches (closing it when stopped early)."""
+    rows = reader(*args)
+    try:
+        while chunk := list(islice(rows, _READER_BATCH_ROWS)):
+            problems = [row.problem for row in chunk]
+            yield RowBatch([row.number for row in chunk], [row.values for row in chunk],
+                           problems if any(problems) else None)
+    finally:
+        rows.close()  # type: ignore[attr-defined]
+
+
+def _no_batches() -> Iterator[RowBatch]:
+    yield from ()
 
 
 @dataclass
 class ParsedFile:
-    """What `open_inventory` found; `rows()` streams the data rows from the file."""
+    """What `open_inventory` found; `rows()` and `batches()` stream the data rows."""
 
     file_type: str
     encoding: str | None
@@ -87,16 +121,18 @@ class ParsedFile:
     sheet: str | None
     columns: list[str]
     header_row: int  # 1-based source row of the header; 0 for JSON (keys, not a row)
-    _row_source: Callable[[], Iterator[SourceRow]] = field(
-        default=_no_rows, repr=False, compare=False)
+    _batch_source: Callable[[], Iterator[RowBatch]] = field(
+        default=_no_batches, repr=False, compare=False)
+
+    def batches(self) -> Iterator[RowBatch]:
+        """Stream the data rows from the start of the file in batches (each call starts
+        over).  May raise InventoryFileError for damage found past the part read by
+        `open_inventory` (an unbalanced quote, a cut-off JSON document)."""
+        return self._batch_source()
 
     def rows(self) -> Iterator[SourceRow]:
-        """Stream the data rows from the start of the file (each call starts over).
-
-        May raise InventoryFileError for damage found past the part read by
-        `open_inventory` (an unbalanced quote, a cut-off JSON document).
-        """
-        return self._row_source()
+        """The rows of `batches()` one by one."""
+        return _rows_of(self.batches())
 
     def sample(self, n: int = 50) -> list[SourceRow]:
         """The first n data rows (the file is closed again afterwards)."""
@@ -104,9 +140,15 @@ class ParsedFile:
         try:
             return list(islice(rows, n))
         finally:
-            close = getattr(rows, "close", None)
-            if close is not None:
-                close()
+            rows.close()
+
+
+def _rows_of(batches: Iterator[RowBatch]) -> Iterator[SourceRow]:
+    try:
+        for batch in batches:
+            yield from batch.rows()
+    finally:
+        batches.close()  # type: ignore[attr-defined]
 
 
 def open_inventory(path: Path, original_filename: str,
@@ -356,54 +398,142 @@ def _text_stream(path: Path, encoding: str) -> Iterator[io.TextIOWrapper]:
 # --- text: records --------------------------------------------------------------------
 
 class _LineTooLong(Exception):
-    pass
+    def __init__(self, line: int) -> None:
+        super().__init__(line)
+        self.line = line
 
 
-class _LineFeed:
-    """Feeds bounded physical lines to the csv module and notes when the input ran out."""
-
-    __slots__ = ("reached_end",)
-
-    def __init__(self) -> None:
-        self.reached_end = False
-
-    def lines(self, stream: io.TextIOBase, max_chars: int) -> Iterator[str]:
-        readline = stream.readline
-        while line := readline(max_chars):
-            if len(line) == max_chars and line[-1] not in "\r\n":
-                raise _LineTooLong
-            yield line
-        self.reached_end = True
+_BLOCK_CHARS = 256 * 1024  # text read per block of lines
+# A blank line after each block: a record that ends with the block reads it as a record of
+# its own, one the block cut off takes it in.
+_BLOCK_END = ("\n",)
 
 
-def _records(stream: io.TextIOBase, delimiter: str, limits: ParseLimits, *,
-             whole_file: bool = True) -> Iterator[tuple[int, list[str]]]:
-    """(line where the record starts, fields) for each record, blank lines included.
+def _line_blocks(stream: io.TextIOBase, max_chars: int) -> Iterator[list[str]]:
+    """The physical lines of `stream` (terminators kept), `_BLOCK_CHARS` at a time.
 
-    The csv module only asks for more input after a record has ended unless a quote is
-    still open, so a record finished by the end of the input means an unbalanced quote.
-    With `whole_file=False` (a cut-off sample) such a record is dropped instead.
+    Lines end as `newline=""` reading ends them (LF, CRLF or a lone CR).  A line of
+    `max_chars` or more raises _LineTooLong once the lines before it have been handed
+    out, so a file with no line breaks is never pulled into memory as one string.
+    """
+    carry = ""
+    before = 0  # lines handed out so far
+    while True:
+        chunk = stream.read(_BLOCK_CHARS)
+        text = carry + chunk
+        if chunk:
+            # a CR as the last character may be the first half of a CRLF: keep it back
+            end = max(text.rfind("\n"), text.rfind("\r", 0, len(text) - 1)) + 1
+        else:
+            end = len(text)
+        carry = text[end:]
+        lines = io.StringIO(text[:end], newline="").readlines() if end else []
+        if lines and max(map(len, lines)) >= max_chars:
+            for index, line in enumerate(lines):
+                if len(line.rstrip("\r\n")) >= max_chars:
+                    yield lines[:index]
+                    raise _LineTooLong(before + index + 1)
+        if lines:
+            yield lines
+            before += len(lines)
+        if len(carry) >= max_chars:
+            raise _LineTooLong(before + 1)
+        if not chunk:
+            return
+
+
+def _record_blocks(stream: io.TextIOBase, delimiter: str, limits: ParseLimits, *,
+                   whole_file: bool = True) -> Iterator[tuple[list[int], list[list[str]]]]:
+    """(lines where the records start, fields) per block of records, blank lines included.
+
+    The csv module reads each block's lines in C.  A record still open at the end of a
+    block (a quoted value with line breaks) is read again with the next block; one still
+    open at the end of the input means an unbalanced quote.  With `whole_file=False` (a
+    cut-off sample) such a record is dropped instead.
     """
     csv.field_size_limit(limits.max_cell_chars)  # process-wide: every reader here sets it
-    feed = _LineFeed()
-    reader = csv.reader(feed.lines(stream, limits.max_line_chars), delimiter=delimiter,
-                        quotechar='"', doublequote=True, skipinitialspace=True)
-    start = 1
+    first = 1  # line number of lines[0]
+    open_lines: list[str] = []  # the lines of a record a block ended in the middle of
     try:
-        for record in reader:
-            if feed.reached_end:
-                if whole_file:
-                    raise InventoryFileError(_unbalanced_quote(start))
-                return
-            yield start, record
-            start = reader.line_num + 1
-    except csv.Error as error:
-        raise InventoryFileError(_csv_problem(str(error), start, reader.line_num, limits)) \
-            from None
-    except _LineTooLong:
+        for lines in _line_blocks(stream, limits.max_line_chars):
+            lines = open_lines + lines if open_lines else lines
+            numbers, records, taken, error = _block_records(lines, first, delimiter, limits)
+            open_lines = lines[taken:]
+            first += taken
+            del lines  # hold no block while the caller works (fewer objects for the GC)
+            if records:
+                yield numbers, records
+                del numbers, records
+            if error is not None:
+                raise error
+    except _LineTooLong as error:
         raise InventoryFileError(
-            f"Line {reader.line_num + 1} is longer than {limits.max_line_chars:,} characters; "
+            f"Line {error.line} is longer than {limits.max_line_chars:,} characters; "
             "the file does not look like a table export.") from None
+    if open_lines and whole_file:
+        raise InventoryFileError(_unbalanced_quote(first))
+
+
+class _Block(NamedTuple):
+    numbers: list[int]  # line where each record starts
+    records: list[list[str]]
+    lines: int  # lines the records take; the rest belong to a record the block cut off
+    error: InventoryFileError | None = None  # what stopped the reading after `records`
+
+
+def _block_records(lines: list[str], first: int, delimiter: str,
+                   limits: ParseLimits) -> _Block:
+    """The complete records in `lines`, whose first line is line number `first`."""
+    def reader():
+        return csv.reader(chain(lines, _BLOCK_END), delimiter=delimiter, quotechar='"',
+                          doublequote=True, skipinitialspace=True)
+    text = "".join(lines)
+    if '"' not in text:  # without quotes, one line is one record
+        records = _split_plain(text, lines, delimiter, limits.max_cell_chars)
+        if records is not None:
+            return _Block(list(range(first, first + len(lines))), records, len(lines))
+        try:
+            records = list(reader())
+        except csv.Error:
+            pass  # read again below, for the line numbers the message needs
+        else:
+            records.pop()  # the block end, read as an empty record
+            return _Block(list(range(first, first + len(lines))), records, len(lines))
+    numbers: list[int] = []
+    records = []
+    done = 0
+    parser = reader()
+    try:
+        for record in parser:
+            if parser.line_num > len(lines):  # ran into the block end: cut off, or empty
+                break
+            numbers.append(first + done)
+            records.append(record)
+            done = parser.line_num
+    except csv.Error as error:
+        if parser.line_num <= len(lines):
+            problem = _csv_problem(str(error), first + done, first - 1 + parser.line_num,
+                                   limits)
+            return _Block(numbers, records, done, InventoryFileError(problem))
+    return _Block(numbers, records, done)
+
+
+def _split_plain(text: str, lines: list[str], delimiter: str, max_cell_chars: int
+                 ) -> list | None:
+    """The fields of quote-free `lines` (joined in `text`) when each line has as many:
+    one split in C for the whole block, as the csv module would split them (leading
+    spaces aside, which the callers strip anyway).  None for anything less regular, or
+    with a line long enough to hold a value the csv module would refuse."""
+    body = text.replace("\r\n", "\n") if "\r" in text else text
+    body = body.removesuffix("\n")
+    if "\r" in body or body.count("\n") != len(lines) - 1 or not body \
+            or max(map(len, lines)) > max_cell_chars:
+        return None
+    separators = list(map(str.count, lines, repeat(delimiter)))
+    if separators.count(separators[0]) != len(lines):
+        return None
+    fields = body.replace("\n", delimiter).split(delimiter)
+    return list(zip(*[iter(fields)] * (separators[0] + 1)))
 
 
 def _unbalanced_quote(line: int) -> str:
@@ -436,10 +566,10 @@ def _open_text(path: Path, content: _Content, *, prefer_tab: bool,
     delimiter, records = _choose_delimiter(sample, content.whole_file, prefer_tab, limits)
     header_row, header = _find_header(records)
     columns = _column_names(header, limits)
-    rows = partial(_text_rows, path, content.encoding, delimiter, header_row, len(columns),
-                   limits)
+    batches = partial(_text_batches, path, content.encoding, delimiter, header_row,
+                      len(columns), limits)
     return ParsedFile("tsv" if delimiter == "\t" else "csv", content.encoding, delimiter,
-                      None, columns, header_row, rows)
+                      None, columns, header_row, batches)
 
 
 def _complete_lines(text: str, whole_file: bool) -> str:
@@ -458,15 +588,16 @@ def _sample_rows(sample: str, delimiter: str, whole_file: bool,
     """The first non-blank records of the sample, cleaned like data rows, and the error
     that stopped the reading early, if any."""
     rows: list[Row] = []
-    records = _records(io.StringIO(sample, newline=""), delimiter, limits,
-                       whole_file=whole_file)
+    blocks = _record_blocks(io.StringIO(sample, newline=""), delimiter, limits,
+                            whole_file=whole_file)
     try:
-        for number, record in records:
-            cells = [cell.strip() or None for cell in record]
-            if any(cells):
-                rows.append((number, cells))
-                if len(rows) == _SNIFF_RECORDS:
-                    break
+        for numbers, records in blocks:
+            for number, record in zip(numbers, records):
+                cells = [cell.strip() or None for cell in record]
+                if any(cells):
+                    rows.append((number, cells))
+                    if len(rows) == _SNIFF_RECORDS:
+                        return rows, None
     except InventoryFileError as error:
         return rows, error
     return rows, None
@@ -571,20 +702,47 @@ def _is_label(cell: str) -> bool:
 
 # --- text: rows -----------------------------------------------------------------------
 
-def _text_rows(path: Path, encoding: str, delimiter: str, header_row: int, width: int,
-               limits: ParseLimits) -> Iterator[SourceRow]:
+def _text_batches(path: Path, encoding: str, delimiter: str, header_row: int, width: int,
+                  limits: ParseLimits) -> Iterator[RowBatch]:
     with _text_stream(path, encoding) as stream:
-        records = _records(stream, delimiter, limits)
-        for number, _ in records:
-            if number >= header_row:
-                break
-        for number, record in records:
-            values = tuple([cell.strip() or None for cell in record])
-            if len(values) == width:
-                if any(values):
-                    yield SourceRow(number, values)
-            elif any(values):
-                yield _fitted(number, values, width, flag_short=True)
+        for numbers, records in _record_blocks(stream, delimiter, limits):
+            if numbers[0] <= header_row:  # the header and anything above it
+                keep = sum(1 for number in numbers if number > header_row)
+                numbers, records = numbers[len(numbers) - keep:], records[len(records) - keep:]
+            batch = _cleaned(numbers, records, width)
+            del numbers, records  # hold no parsed records while the caller works
+            if batch.numbers:
+                yield batch
+
+
+_NONE_IF_EMPTY = {"": None}
+
+
+def _cleaned(numbers: list[int], records: list[list[str]], width: int) -> RowBatch:
+    """Records as rows: cells stripped (empty ones None), fitted to the header's width,
+    blank rows left out.  Mostly in C: files are usually regular."""
+    if list(map(len, records)).count(width) == len(records):
+        values = list(map(tuple, map(map, repeat(str.strip), records)))
+        if any(map(contains, values, repeat(""))):
+            values = list(map(tuple, map(map, repeat(_NONE_IF_EMPTY.get), values, values)))
+            filled = list(map(any, values))
+            if not all(filled):
+                numbers, values = list(compress(numbers, filled)), list(compress(values, filled))
+        return RowBatch(numbers, values)
+    kept_numbers, kept, problems = [], [], []
+    for number, record in zip(numbers, records):
+        row = tuple([cell.strip() or None for cell in record])
+        if len(row) == width:
+            if any(row):
+                kept_numbers.append(number)
+                kept.append(row)
+                problems.append(None)
+        elif any(row):
+            fitted = _fitted(number, row, width, flag_short=True)
+            kept_numbers.append(number)
+            kept.append(fitted.values)
+            problems.append(fitted.problem)
+    return RowBatch(kept_numbers, kept, problems if any(problems) else None)
 
 
 def _fitted(number: int, values: tuple[str | None, ...], width: int, *,
@@ -619,7 +777,7 @@ def _open_xlsx(path: Path, limits: ParseLimits) -> ParsedFile:
     header_row, header = _find_header(rows)
     columns = _column_names(header, limits)
     return ParsedFile("xlsx", None, None, sheet, columns, header_row,
-                      partial(_xlsx_rows, path, sheet, header_row, len(columns)))
+                      partial(_batched, _xlsx_rows, path, sheet, header_row, len(columns)))
 
 
 def _check_workbook_archive(path: Path, limits: ParseLimits) -> None:
@@ -812,7 +970,7 @@ def _open_json(path: Path, encoding: str | None, limits: ParseLimits) -> ParsedF
     columns = _column_names(keys, limits)
     key_index = {key: index for index, key in enumerate(keys)}
     return ParsedFile("json", encoding, None, None, columns, 0,
-                      partial(_json_rows, path, encoding, prefix, key_index))
+                      partial(_batched, _json_rows, path, encoding, prefix, key_index))
 
 
 class _Utf8Recoder:

@@ -3,7 +3,9 @@ every kind of broken upload a user can produce (each refused with a plain senten
 from __future__ import annotations
 
 import codecs
+import csv
 import datetime as dt
+import io
 import json
 import random
 import tracemalloc
@@ -596,6 +598,66 @@ def test_json_damaged_past_the_first_records_stops_rows(tmp_path):
 
 
 # --- memory and robustness ------------------------------------------------------------
+
+def _rows_by_the_csv_module(text: str, width: int) -> list[SourceRow]:
+    """What reading the whole text at once with the csv module gives, cleaned like data
+    rows: the oracle for the block-wise reader."""
+    reader = csv.reader(io.StringIO(text, newline=""), skipinitialspace=True)
+    rows, start = [], 1
+    for record in reader:
+        cells = tuple(cell.strip() or None for cell in record)
+        if start > 1 and any(cells):
+            problem = None
+            if len(cells) > width and any(cells[width:]) or len(cells) < width:
+                problem = f"row has {len(cells)} values but the header has {width}"
+            rows.append(SourceRow(start, (cells + (None,) * width)[:width], problem))
+        start = reader.line_num + 1
+    return rows
+
+
+def test_records_across_read_blocks_keep_their_values_and_line_numbers(tmp_path):
+    rng = random.Random(11)
+    cells = ["plain", "with space ", " lead", "", '"quoted, comma"', '"two\nlines"',
+             '"three\r\nline\nvalue"', '"a ""quote"""', "Zürich", "10.0.0.1"]
+    endings = ["\n", "\r\n"]
+    lines = ["Name,IP,Note"]
+    for i in range(40_000):  # several 256 KB blocks
+        width = rng.choice([3, 3, 3, 3, 2, 4])
+        lines.append(",".join([f"srv{i}"] + [rng.choice(cells) for _ in range(width - 1)]))
+        if i % 997 == 0:
+            lines.append("")  # blank lines count as lines
+    text = "".join(line + rng.choice(endings) for line in lines)
+    parsed = parse(tmp_path, "blocks.csv", text)
+    assert parsed.columns == ["Name", "IP", "Note"]
+    expected = _rows_by_the_csv_module(text, 3)
+    assert list(parsed.rows()) == expected
+    batches = list(parsed.batches())
+    assert len(batches) > 3
+    assert [row for batch in batches for row in batch.rows()] == expected
+
+
+def test_regular_blocks_read_fast_give_what_the_csv_module_gives(tmp_path):
+    rows = [f"srv{i}, 10.0.0.{i % 250} ,{'' if i % 3 else 'x y'}" for i in range(30_000)]
+    rows[20_000:20_002] = ["short,row", ""]  # one irregular block among regular ones
+    rows[5_000] = " , ,"  # a blank row in a regular block
+    text = "Name, IP ,Note\r\n" + "".join(row + "\r\n" for row in rows)
+    parsed = parse(tmp_path, "regular.csv", text)
+    assert list(parsed.rows()) == _rows_by_the_csv_module(text, 3)
+
+
+@pytest.mark.parametrize("odd_line", [
+    "srv-x,10.0.0.1,clean", " srv-x,10.0.0.1,a", "srv-x,10.0.0.1,a ", "srv-x ,10.0.0.1,a",
+    "srv-x,\t10.0.0.1,a", "srv-x,10.0.0.1,\xa0a", "srv-x,10.0.0.1\u3000,a", ",10.0.0.1,a",
+    "srv-x,,a", "srv-x,10.0.0.1,", "srv-x,10.0.0.1,\x1fa"],
+    ids=["clean", "lead", "trail", "before-comma", "tab", "nbsp", "ideographic", "first-empty",
+         "middle-empty", "last-empty", "unit-separator"])
+def test_odd_cells_in_regular_blocks_read_as_the_csv_module_reads_them(tmp_path, odd_line):
+    rows = [f"srv{i},10.0.{i // 250 % 250}.{i % 250},Linux Server" for i in range(20_000)]
+    rows[10_000] = odd_line
+    text = "Name,IP,Note\n" + "\n".join(rows) + "\n"
+    parsed = parse(tmp_path, "clean.csv", text)
+    assert list(parsed.rows()) == _rows_by_the_csv_module(text, 3)
+
 
 def test_rows_stream_with_bounded_memory(tmp_path):
     path = tmp_path / "big.bin"
