@@ -25,7 +25,6 @@ database is dropped at the end, also on error.
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import re
 import secrets
@@ -37,10 +36,10 @@ from pathlib import Path
 
 import psycopg
 from sqlalchemy import select
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from portal import inventory, migrate
+from benchmarks.scratch import conninfo, scratch_database, server_url
+from portal import inventory
 from portal.db import TenantContext, app_role_url, make_engine, make_session_factory
 from portal.inventory import AssetFilter
 from portal.models import Asset
@@ -87,31 +86,13 @@ def one_in_ten_changed(rows: Iterator[dict]) -> Iterator[dict]:
         yield row
 
 
-# --- scratch database ---------------------------------------------------------------------
-def _conninfo(url: str, database: str | None = None) -> str:
-    parsed = make_url(url).set(drivername="postgresql")
-    return (parsed.set(database=database) if database else parsed).render_as_string(
-        hide_password=False)
-
-
-def create_scratch_database(server_url: str) -> tuple[str, str]:
-    name = f"portal_bench_assets_{secrets.token_hex(4)}"
-    with psycopg.connect(_conninfo(server_url, "postgres"), autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return name, make_url(server_url).set(database=name).render_as_string(hide_password=False)
-
-
-def drop_scratch_database(server_url: str, name: str) -> None:
-    with psycopg.connect(_conninfo(server_url, "postgres"), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
+# --- scratch database (benchmarks.scratch) -------------------------------------------
 def make_tenants(admin_url: str) -> list[tuple[uuid.UUID, list[uuid.UUID]]]:
     """The measured account (three engagements: the list, the audit-on and audit-off
     samples) and the other accounts, each with one engagement.  As superuser."""
     tenants = [(uuid.uuid4(), [uuid.uuid4() for _ in range(3)])]
     tenants += [(uuid.uuid4(), [uuid.uuid4()]) for _ in range(OTHER_ACCOUNTS)]
-    with psycopg.connect(_conninfo(admin_url)) as conn:
+    with psycopg.connect(conninfo(admin_url)) as conn:
         for n, (account, engagements) in enumerate(tenants):
             conn.execute("INSERT INTO client_accounts (id, name, slug) VALUES (%s, %s, %s)",
                          (account, f"Account {n}", f"account-{n}"))
@@ -127,7 +108,7 @@ def make_provenance(admin_url: str, account: uuid.UUID,
     """An import and a discovery flow for the assets to point at, as a flow's would (so
     the measured upsert pays for those two foreign-key checks too)."""
     data_import, master, flow = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
-    with psycopg.connect(_conninfo(admin_url)) as conn:
+    with psycopg.connect(conninfo(admin_url)) as conn:
         conn.execute("INSERT INTO data_imports (id, client_account_id, engagement_id, filename)"
                      " VALUES (%s, %s, %s, 'inventory.csv')", (data_import, account, engagement))
         conn.execute("INSERT INTO master_flows (id, flow_id, client_account_id, engagement_id,"
@@ -142,12 +123,12 @@ def make_provenance(admin_url: str, account: uuid.UUID,
 
 def set_audit_trigger(admin_url: str, enabled: bool) -> None:
     action = "ENABLE" if enabled else "DISABLE"
-    with psycopg.connect(_conninfo(admin_url)) as conn:
+    with psycopg.connect(conninfo(admin_url)) as conn:
         conn.execute(f"ALTER TABLE assets {action} TRIGGER audit_assets_insert")
 
 
 def vacuum_analyze(admin_url: str) -> None:
-    with psycopg.connect(_conninfo(admin_url), autocommit=True) as conn:
+    with psycopg.connect(conninfo(admin_url), autocommit=True) as conn:
         conn.execute("VACUUM (ANALYZE) assets")
         conn.execute("VACUUM (ANALYZE) audit_log")
 
@@ -311,11 +292,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     args = parser.parse_args()
-    server_url = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-    name, url = create_scratch_database(server_url)
-    print(f"scratch database {name}")
-    try:
-        migrate.upgrade(url)
+    with scratch_database(server_url(), "portal_bench_assets") as (name, url):
+        print(f"scratch database {name}")
         tenants = make_tenants(url)
         (account, (engagement, audit_on, audit_off)), others = tenants[0], tenants[1:]
         engine = make_engine(app_role_url(url, None), pool_size=2, max_overflow=0)
@@ -363,9 +341,7 @@ def main() -> None:
             for line in plan:
                 print("  " + line)
         engine.dispose()
-    finally:
-        drop_scratch_database(server_url, name)
-        print(f"dropped {name}")
+    print(f"dropped {name}")
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import uuid
 
 import pytest
@@ -182,6 +183,35 @@ def test_stored_tech_debt_feeds_the_filter_and_the_sort(db_session, tenant):
                                                                       "db-01"]
     web = asset_named(db_session, tenant, "web-01")
     assert web.migration_readiness["tech_debt"]["reasons"] == ["EOL"] and web.lock_version == 2
+
+
+def test_new_assets_start_with_the_readiness_given_and_existing_ones_keep_theirs(
+        db_session, tenant):
+    """The discovery flow writes a new asset's tech-debt verdict with its insert (one row
+    version, one audit entry); an existing asset's readiness is the tech-debt phase's to
+    change, so a re-import neither overwrites it nor counts the asset as updated."""
+    account, engagement = tenant
+    verdict = {"status": "unsupported", "score": 95}
+    shared = json.dumps({"tech_debt": verdict})  # one verdict object for many assets
+
+    def readiness(record):
+        return shared if record["name"] != "db-01" else None
+
+    assert inventory.upsert_assets(db_session, account.id, engagement.id, SERVERS[:2],
+                                   import_id=None, discovery_flow_id=None,
+                                   new_readiness=readiness) == UpsertCounts(2, 0, 0)
+    web = asset_named(db_session, tenant, "web-01")
+    assert web.migration_readiness == {"tech_debt": verdict} and web.lock_version == 1
+    assert audit_count(db_session, tenant) == 2  # inserted once, never updated
+    assert inventory.store_tech_debt(db_session, account.id, engagement.id,
+                                     [("web-01", verdict), ("web-02", verdict)]) == 0
+    other = json.dumps({"tech_debt": {"status": "supported", "score": 1}})
+    assert inventory.upsert_assets(db_session, account.id, engagement.id, SERVERS,
+                                   import_id=None, discovery_flow_id=None,
+                                   new_readiness=lambda record: other) == UpsertCounts(1, 0, 2)
+    assert asset_named(db_session, tenant, "web-01").migration_readiness == {
+        "tech_debt": verdict}
+    assert asset_named(db_session, tenant, "db-01").tech_debt_status == "supported"
 
 
 # --- filters ------------------------------------------------------------------------------

@@ -188,9 +188,12 @@ def explanation(session: Session, account_id: uuid.UUID, engagement_id: uuid.UUI
         raise NotFound("this asset has not been assessed yet")
     criteria = analysis.analysis_criteria or {}
     primary = analysis.primary_recommendation
-    mine = [c for c in criteria.get("contributions") or [] if c.get("strategy") == primary]
+    mine = [{"factor": c.get("factor"), "detail": c.get("detail"),
+             "points": float(c["points"][primary])}
+            for c in criteria.get("contributions") or []
+            if isinstance(c.get("points"), dict) and primary in c["points"]]
     return Explanation(asset, analysis, override_history(session, account_id, asset.id),
-                       sorted(mine, key=lambda c: -abs(float(c.get("points") or 0))))
+                       sorted(mine, key=lambda c: -abs(c["points"])))
 
 
 def latest_assessment(session: Session, account_id: uuid.UUID, engagement_id: uuid.UUID

@@ -32,7 +32,7 @@ from portal.inventory import AssetFilter, filter_conditions
 from portal.models import Asset
 
 SCOPE_KINDS = ("all", "filter", "applications")
-BATCH = 5_000
+BATCH = 10_000
 
 # The canonical fields whose absence the engine notices; completeness is their share.
 ASSESSED_FIELDS = ("asset_type", "environment", "os_name", "os_version",

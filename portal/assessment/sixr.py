@@ -83,9 +83,7 @@ class Recommendation:
             "alternative_options": [dict(option) for option in self.alternatives],
             "analysis_criteria": {
                 "scores": dict(self.scores),
-                "contributions": [{"factor": c.factor, "strategy": c.strategy,
-                                   "points": c.points, "detail": c.detail}
-                                  for c in self.contributions],
+                "contributions": _by_factor(self.contributions),
                 "missing_inputs": list(self.missing_inputs),
                 "learned": _plain(self.learned),
             },
@@ -96,6 +94,17 @@ class Recommendation:
             "business_impact": _plain(self.business_impact),
             "technical_considerations": _plain(self.technical_considerations),
         }
+
+
+def _by_factor(contributions: Sequence[Contribution]) -> list[dict]:
+    """Contributions as stored: one entry per factor and finding, with its points per
+    strategy ({"factor", "detail", "points": {strategy: points}}); the same finding moves
+    several strategies, and saying it once keeps a hundred thousand rows small."""
+    grouped: dict[tuple[str, str], dict[str, float]] = {}
+    for c in contributions:
+        grouped.setdefault((c.factor, c.detail), {})[c.strategy] = c.points
+    return [{"factor": factor, "detail": detail, "points": points}
+            for (factor, detail), points in grouped.items()]
 
 
 def _plain(value: Any) -> Any:

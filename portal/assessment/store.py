@@ -1,7 +1,7 @@
 """Storing 6R recommendations (no Flask in here).
 
-`sixr_analysis` holds ONE engine row per assessed asset (`analyzed_by = 'engine'`), replaced
-by each assessment that covers the asset, plus one row per consultant override
+`sixr_analysis` holds ONE engine row per assessed asset (`analyzed_by = 'engine'`, a unique
+partial index says so), rewritten by each assessment that covers the asset, plus one row per consultant override
 (`analyzed_by = 'user:<id>'`, `analysis_criteria["override"]` set; see
 `portal.assessment.overrides`), which are never replaced: the engine's view and every human
 decision stay visible side by side.  The asset's `sixr_recommendation` is the current
@@ -30,30 +30,39 @@ _JSON_COLUMNS = ("alternative_options", "analysis_criteria", "cost_estimation",
 
 _INCOMING = ("CREATE TEMP TABLE incoming_sixr (asset_id uuid, primary_recommendation text,"
              " confidence_score double precision, rationale text, complexity_score int,"
-             " risk_score int, " + ", ".join(f"{c} jsonb" for c in _JSON_COLUMNS) +
+             " risk_score int, overridden boolean, " + ", ".join(f"{c} jsonb" for c in _JSON_COLUMNS) +
              ") ON COMMIT DROP")
 
-_REPLACE_ENGINE_ROWS = """
-    DELETE FROM sixr_analysis s USING incoming_sixr i
-    WHERE s.client_account_id = %(account)s AND s.asset_id = i.asset_id
-      AND s.analyzed_by = 'engine'"""
-
-_INSERT = f"""
-    INSERT INTO sixr_analysis (client_account_id, engagement_id, asset_id,
+# One engine row per asset (a unique partial index): new assets get one, the others are
+# rewritten in place.
+_UPSERT = f"""
+    INSERT INTO sixr_analysis AS s (client_account_id, engagement_id, asset_id,
         primary_recommendation, confidence_score, rationale, {", ".join(_JSON_COLUMNS)},
-        analyzed_by)
+        analyzed_by, analyzed_at)
     SELECT %(account)s, %(engagement)s, i.asset_id, i.primary_recommendation,
         i.confidence_score, i.rationale, {", ".join(f"i.{c}" for c in _JSON_COLUMNS)},
-        'engine'
-    FROM incoming_sixr i"""
+        'engine', now()
+    FROM incoming_sixr i
+    ON CONFLICT (client_account_id, asset_id) WHERE analyzed_by = 'engine' DO UPDATE SET
+        engagement_id = EXCLUDED.engagement_id,
+        primary_recommendation = EXCLUDED.primary_recommendation,
+        confidence_score = EXCLUDED.confidence_score, rationale = EXCLUDED.rationale,
+        {", ".join(f"{c} = EXCLUDED.{c}" for c in _JSON_COLUMNS)},
+        analyzed_at = EXCLUDED.analyzed_at"""
+
+# Which of the batch's assets a consultant has decided (one hash join for the batch, not a
+# lookup per asset).
+_MARK_OVERRIDDEN = """
+    UPDATE incoming_sixr i SET overridden = true
+    FROM sixr_analysis o
+    WHERE o.client_account_id = %(account)s AND o.asset_id = i.asset_id
+      AND o.analyzed_by <> 'engine'"""
 
 # An overridden asset keeps the consultant's strategy; scores and the time follow the engine.
 _UPDATE_ASSETS = """
     UPDATE assets a SET
-        sixr_recommendation = CASE WHEN EXISTS (
-            SELECT 1 FROM sixr_analysis o WHERE o.client_account_id = a.client_account_id
-              AND o.asset_id = a.id AND o.analyzed_by LIKE 'user:%%')
-            THEN a.sixr_recommendation ELSE i.primary_recommendation END,
+        sixr_recommendation = CASE WHEN i.overridden THEN a.sixr_recommendation
+                                   ELSE i.primary_recommendation END,
         complexity_score = i.complexity_score, risk_score = i.risk_score,
         last_analyzed = now()
     FROM incoming_sixr i
@@ -71,7 +80,7 @@ def _incoming_row(recommendation: Recommendation) -> tuple:
     row = recommendation.sixr_row()
     return (recommendation.asset_id, row["primary_recommendation"], row["confidence_score"],
             row["rationale"], recommendation.complexity_score, recommendation.risk_score,
-            *(dumps(row[c]) for c in _JSON_COLUMNS))
+            False, *(dumps(row[c]) for c in _JSON_COLUMNS))
 
 
 def store_recommendations(session: Session, account_id: uuid.UUID, engagement_id: uuid.UUID,
@@ -82,9 +91,8 @@ def store_recommendations(session: Session, account_id: uuid.UUID, engagement_id
     with raw_cursor(session) as cursor:
         cursor.execute(_INCOMING)
         copy_csv(cursor, "incoming_sixr", map(_incoming_row, recommendations))
-        cursor.execute("ANALYZE incoming_sixr")
-        cursor.execute(_REPLACE_ENGINE_ROWS, scope)
-        cursor.execute(_INSERT, scope)
+        cursor.execute(_MARK_OVERRIDDEN, scope)
+        cursor.execute(_UPSERT, scope)
         analyses = cursor.rowcount
         cursor.execute(_UPDATE_ASSETS, scope)
         assets = cursor.rowcount

@@ -447,7 +447,7 @@ def normalise_os(os_name: str | None, os_version: str | None) -> tuple[str | Non
 # One record
 
 
-class _Normaliser:
+class Normaliser:
     """Normalises records one at a time, remembering outcomes per distinct value (exports
     repeat the same environments and OS strings endlessly)."""
 
@@ -603,7 +603,7 @@ def _host_identities(value, kind: str, found: list[tuple[str, str]]) -> None:
     found.append(("hostname", value))
 
 
-def _identities(record: Mapping) -> list[tuple[str, str]]:
+def identities(record: Mapping) -> list[tuple[str, str]]:
     """(kind, key) pairs that identify the record; kinds name the field that matched.
     Host names are already lower-case (`_hosts`)."""
     found: list[tuple[str, str]] = []
@@ -654,7 +654,7 @@ def _group(records: list[dict]) -> _UnionFind:
     first_with: dict[str, dict[str, int]] = {kind: {} for kind in IDENTITY_KINDS}
     for position, record in enumerate(records):
         sets.parent.append(position)
-        for kind, key in _identities(record):
+        for kind, key in identities(record):
             seen = first_with[kind].setdefault(key, position)
             if seen != position:
                 sets.union(position, seen, kind)
@@ -673,7 +673,7 @@ def _same(a, b) -> bool:
     return False
 
 
-def _merge(group: list[dict], conflicts: list[dict]) -> dict:
+def merge_group(group: list[dict], conflicts: list[dict]) -> dict:
     """The group's first record with gaps filled from the later ones, in order."""
     kept = dict(group[0])
     extra = dict(kept.get("_extra") or {})
@@ -681,7 +681,7 @@ def _merge(group: list[dict], conflicts: list[dict]) -> dict:
         for key, value in later.items():
             if key in ("_row", "_extra"):
                 continue
-            if key in _Normaliser.LISTS:
+            if key in Normaliser.LISTS:
                 kept[key] = _distinct_items([*kept.get(key, ()), *value])
             elif key not in kept:
                 kept[key] = value
@@ -714,7 +714,7 @@ def _merge_groups(records: list[dict], sets: _UnionFind) -> tuple[list[dict], li
             if position not in sets.touched:
                 merged.append(record)
             continue
-        kept = _merge([records[i] for i in group], conflicts)
+        kept = merge_group([records[i] for i in group], conflicts)
         merged.append(kept)
         merges.append({"kept_row": record.get("_row"), "merged_rows": kept["_rows"][1:],
                        "by": sorted(joined_by.get(position, ()))})
@@ -725,7 +725,7 @@ def _merge_groups(records: list[dict], sets: _UnionFind) -> tuple[list[dict], li
 # Quality
 
 
-def _keys_with_values(record: Mapping) -> tuple[str, ...]:
+def keys_with_values(record: Mapping) -> tuple[str, ...]:
     if all(record.values()):
         return tuple(record)
     return tuple(key for key, value in record.items()
@@ -743,12 +743,24 @@ def data_quality_metrics(records: list[dict], *, records_in: int, duplicates_mer
     clamped to 0..100 and rounded to one decimal.  `rows_total` (source rows including those
     validation rejected) defaults to `records_in`.
     """
-    present: Counter[str] = Counter()
     # Records of one import share a handful of key sets: count those, then their keys.
-    for keys, times in Counter(map(_keys_with_values, records)).items():
+    return quality_of_key_sets(Counter(map(keys_with_values, records)), records_in=records_in,
+                               duplicates_merged=duplicates_merged, conflicts=conflicts,
+                               invalid_counts=invalid_counts, rows_total=rows_total)
+
+
+def quality_of_key_sets(key_sets: Mapping[tuple[str, ...], int], *, records_in: int,
+                        duplicates_merged: int = 0, conflicts: int = 0,
+                        invalid_counts: Mapping[str, int] | None = None,
+                        rows_total: int | None = None) -> dict:
+    """`data_quality_metrics` from how many records have each set of filled fields
+    (`keys_with_values`), for callers that stream the records instead of keeping them."""
+    present: Counter[str] = Counter()
+    count = 0
+    for keys, times in key_sets.items():
+        count += times
         for key in keys:
             present[key] += times
-    count = len(records)
     completeness = {name: round(present[name] / count, 4) if count else 0.0
                     for name in fields.FIELD_NAMES}
     weights = sum(KEY_FIELD_WEIGHTS.values())
@@ -798,7 +810,7 @@ def cleanse(records: Iterable[Mapping], invalid_counts: Mapping[str, int] | None
     modified.  `invalid_counts` (field -> invalid cells, from validation) and `rows_total`
     feed the quality score (see `data_quality_metrics`).
     """
-    normaliser = _Normaliser()
+    normaliser = Normaliser()
     with collector_paused():
         normalised = [normaliser.record(record) for record in records]
         sets = _group(normalised)

@@ -23,7 +23,7 @@ import heapq
 import html
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 import networkx as nx
@@ -38,13 +38,16 @@ CYCLE_SEARCH_VISITS = 5_000
 TOP_DEPENDED_ON = 20
 VIA_DEPENDS_ON = "depends_on"
 VIA_CONNECTION = "connection"
+# What `per_asset` would say of an asset without dependencies (read-only).
+NO_DEPENDENCIES = {"depends_on": [], "depended_on_by": [], "group": None}
 
 
 @dataclass
 class DependencyResult:
     """What `analyse_dependencies` returns; keys are the assets' `key` values."""
-    edges: list[tuple[str, str, dict]]          # (src, dst, {"ports": [...], "via": ...})
-    per_asset: dict[str, dict]                  # key -> {"name", "depends_on",
+    edges: list[tuple[str, str, dict]]          # (src, dst, {"ports": [...], "via": ...}),
+                                                # attributes read-only (often shared)
+    per_asset: Mapping[str, dict]               # key -> {"name", "depends_on",
                                                 #   "depended_on_by", "group"}
     groups: list[list[str]]                     # move groups (size >= 2), largest first
     cycles: list[list[str]]                     # each starts at its smallest key
@@ -56,7 +59,7 @@ class DependencyResult:
         """A JSON-ready copy (tuples become lists) for `analysis_results`."""
         return {
             "edges": [[src, dst, attrs] for src, dst, attrs in self.edges],
-            "per_asset": self.per_asset, "groups": self.groups, "cycles": self.cycles,
+            "per_asset": dict(self.per_asset), "groups": self.groups, "cycles": self.cycles,
             "most_depended_on": [list(pair) for pair in self.most_depended_on],
             "unresolved": [list(pair) for pair in self.unresolved], "stats": self.stats,
         }
@@ -80,19 +83,23 @@ def _fold(text: str) -> str:
 class _Resolver:
     """Finds the asset a free-text reference names."""
 
-    def __init__(self, assets: Sequence[Mapping]) -> None:
+    def __init__(self, assets: Iterable[Mapping]) -> None:
         self.by_name: dict[str, str] = {}
         self.by_fqdn: dict[str, str] = {}
         self.by_host: dict[str, str] = {}
         self.by_ip: dict[str, str] = {}
+        self.assets = 0
         for asset in assets:
             self._index(asset)
+            self.assets += 1
 
     def _index(self, asset: Mapping) -> None:
         key = asset["key"]
         for value in (key, asset.get("name")):
             if isinstance(value, str) and value.strip():
-                self.by_name.setdefault(_fold(value), key)
+                folded = _fold(value)
+                # A key is usually its own folded form: one string object for both.
+                self.by_name.setdefault(key if folded == key else folded, key)
         fqdn = asset.get("fqdn")
         if isinstance(fqdn, str) and fqdn.strip():
             folded = _fold(fqdn)
@@ -150,6 +157,11 @@ def _port(value) -> int | None:
 # Edges
 
 
+# The attributes of most edges: declared, no port.  One shared (read-only) object stands
+# for all of them; a million-asset graph has hundreds of thousands of such edges.
+PLAIN_EDGE = {"ports": [], "via": VIA_DEPENDS_ON}
+
+
 class _Edges:
     """Edges with their ports and origin, and the references that found no asset."""
 
@@ -162,7 +174,14 @@ class _Edges:
             return
         attrs = self.attrs.get((src, dst))
         if attrs is None:
+            if port is None and via == VIA_DEPENDS_ON:
+                self.attrs[(src, dst)] = PLAIN_EDGE
+                return
             attrs = self.attrs[(src, dst)] = {"ports": [], "via": via}
+        elif attrs is PLAIN_EDGE:
+            if port is None:
+                return
+            attrs = self.attrs[(src, dst)] = {"ports": [], "via": VIA_DEPENDS_ON}
         elif via == VIA_DEPENDS_ON:
             attrs["via"] = via  # declared beats observed
         if port is not None and port not in attrs["ports"]:
@@ -173,17 +192,11 @@ class _Edges:
         self.unresolved.setdefault((referrer, str(reference).strip()), None)
 
     def listed(self) -> list[tuple[str, str, dict]]:
-        """Edges in the order they were first seen."""
+        """Edges in the order they were first seen (attributes read-only)."""
         return [(src, dst, attrs) for (src, dst), attrs in self.attrs.items()]
 
-    def successors(self) -> dict[str, list[str]]:
-        following: dict[str, list[str]] = {}
-        for src, dst in self.attrs:
-            following.setdefault(src, []).append(dst)
-        return following
 
-
-def _declared_edges(assets: Sequence[Mapping], resolver: _Resolver, edges: _Edges) -> None:
+def _declared_edges(assets: Iterable[Mapping], resolver: _Resolver, edges: _Edges) -> None:
     for asset in assets:
         references = asset.get("depends_on") or ()
         if isinstance(references, str):
@@ -216,13 +229,13 @@ def _connection_edges(connections: Iterable[Mapping], resolver: _Resolver,
 # Reading the graph
 
 
-def _components(graph: nx.DiGraph) -> tuple[list[list[str]], int]:
+def _components(graph: nx.DiGraph, assets: int) -> tuple[list[list[str]], int]:
     """Move groups (components of two or more, largest first, then by first key) and the
-    number of assets that stand alone."""
+    number of the `assets` that stand alone (the graph holds only assets with edges)."""
     groups = [sorted(component) for component in nx.weakly_connected_components(graph)
               if len(component) > 1]
     groups.sort(key=lambda group: (-len(group), group[0]))
-    alone = graph.number_of_nodes() - sum(len(group) for group in groups)
+    alone = assets - sum(len(group) for group in groups)
     return groups, alone
 
 
@@ -231,7 +244,7 @@ def _rotated(cycle: list[str]) -> list[str]:
     return cycle[start:] + cycle[:start]
 
 
-def _shortest_cycle_through(following: Mapping[str, list[str]], start: str,
+def _shortest_cycle_through(following: Mapping[str, Iterable[str]], start: str,
                             knot: set[str]) -> list[str] | None:
     """The shortest cycle from `start` back to itself inside `knot` (breadth-first, at most
     CYCLE_LENGTH_BOUND steps and CYCLE_SEARCH_VISITS nodes), or None."""
@@ -256,7 +269,7 @@ def _shortest_cycle_through(following: Mapping[str, list[str]], start: str,
 
 
 def _cycles(graph: nx.DiGraph,
-            following: Mapping[str, list[str]]) -> tuple[list[list[str]], int]:
+            following: Mapping[str, Iterable[str]]) -> tuple[list[list[str]], int]:
     """Up to CYCLES_LISTED distinct short cycles (each from its smallest key) and the number
     of strongly connected groups of two or more assets (every cycle lies in one).
 
@@ -287,43 +300,67 @@ def _most_depended_on(graph: nx.DiGraph) -> list[tuple[str, int]]:
     return [(key, -negative) for negative, key in ranked]
 
 
-def _per_asset(assets: Sequence[Mapping], graph: nx.DiGraph,
-               groups: list[list[str]]) -> dict[str, dict]:
-    group_of = {key: number for number, group in enumerate(groups) for key in group}
-    return {
-        asset["key"]: {
-            "name": asset.get("name") or asset["key"],
-            "depends_on": sorted(graph.successors(asset["key"])),
-            "depended_on_by": sorted(graph.predecessors(asset["key"])),
-            "group": group_of.get(asset["key"]),
-        }
-        for asset in assets
-    }
+class PerAsset(Mapping[str, dict]):
+    """key -> {"name", "depends_on", "depended_on_by", "group"} for every asset in the
+    graph, each entry built when asked for: a million assets' entries would cost more
+    memory than the graph itself, and the flow reads each once."""
+
+    def __init__(self, graph: nx.DiGraph, groups: list[list[str]]) -> None:
+        self.graph = graph
+        self.group_of = {key: number for number, group in enumerate(groups) for key in group}
+        self.names: dict[str, str] = {}  # only the names that differ from their key
+
+    def __getitem__(self, key: str) -> dict:
+        if key not in self.graph:
+            raise KeyError(key)
+        return {"name": self.names.get(key, key),
+                "depends_on": sorted(self.graph.successors(key)),
+                "depended_on_by": sorted(self.graph.predecessors(key)),
+                "group": self.group_of.get(key)}
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.graph)
+
+    def __len__(self) -> int:
+        return self.graph.number_of_nodes()
 
 
-def analyse_dependencies(assets: Sequence[Mapping],
+def analyse_dependencies(assets: Iterable[Mapping],
                          connections: Iterable[Mapping] = ()) -> DependencyResult:
     """The dependency graph of `assets` and what it says.
 
     Each asset is a mapping with "key" (its identity), "name", "hostname", "fqdn",
     "ip_address" and "depends_on" (references: names, hostnames, FQDNs or IPs, optionally
     with ":port").  `connections` rows are {"source", "target", "port"} (names, hosts or
-    IPs).  `per_asset[key]["group"]` is the index of the asset's move group in `groups`,
-    None for an asset with no dependency either way.
+    IPs).  `per_asset` lists the assets with a dependency either way (`NO_DEPENDENCIES`
+    stands for any other); `per_asset[key]["group"]` is the index of its move group in
+    `groups`.
+
+    `assets` is read three times (identifiers, references, names), so it may be a view
+    that streams them from storage each time: only the identifiers index and the graph of
+    the assets that have dependencies are held, never every asset.
     """
     with collector_paused():
         resolver = _Resolver(assets)
         edges = _Edges()
         _declared_edges(assets, resolver, edges)
         _connection_edges(connections, resolver, edges)
+        count = resolver.assets
+        del resolver  # the largest structure: gone before the graph is built
         graph = nx.DiGraph()
-        graph.add_nodes_from(asset["key"] for asset in assets)
         graph.add_edges_from(edges.attrs)
-        groups, alone = _components(graph)
-        cycles, knots = _cycles(graph, edges.successors())
-        per_asset = _per_asset(assets, graph, groups)
+        groups, alone = _components(graph, count)
+        cycles, knots = _cycles(graph, graph.succ)
+        per_asset = PerAsset(graph, groups)
+        for asset in assets:  # names that differ from their key (the last asset's wins)
+            key, name = asset["key"], asset.get("name")
+            if key in graph:
+                if name and name != key:
+                    per_asset.names[key] = name
+                else:
+                    per_asset.names.pop(key, None)
     stats = {
-        "assets": graph.number_of_nodes(), "edges": graph.number_of_edges(),
+        "assets": count, "edges": graph.number_of_edges(),
         "groups": len(groups), "largest_group": len(groups[0]) if groups else 0,
         "cycles": len(cycles), "cyclic_groups": knots,
         "cycles_truncated": len(cycles) >= CYCLES_LISTED,

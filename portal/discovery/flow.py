@@ -3,30 +3,32 @@ inventory with dependencies and tech debt (no Flask in here).
 
 Each phase is a plain function over the flow's context (see portal.flows.engine); the
 engine runs one per job and transaction, checkpoints its result and resumes at the phase
-that failed.  Phases after the mapping re-derive the cleansed records from the stored
-import rows (deterministically) instead of carrying a million records between jobs.
+that failed.  The cleansing phase cleanses the import once and keeps the result in the
+database (portal.discovery.cleansed_records); the phases after it stream those records in
+batches, so no phase holds a million records, and a phase run again reads what the
+cleansing wrote, whatever happened in between.
 """
 from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
 
 from sqlalchemy.orm import Session
 
+from portal.bulk import dumps
 from portal.discovery import imports
-from portal.discovery.cleansing import CleansingResult, cleanse
-from portal.discovery.dependencies import analyse_dependencies, graph_svg
+from portal.discovery.cleansed_records import cleanse_into_store, delete_records, stream_records
+from portal.discovery.dependencies import NO_DEPENDENCIES, analyse_dependencies, graph_svg
 from portal.discovery.field_mapping import AUTO_ACCEPT_CONFIDENCE
-from portal.discovery.fields import derive_name, normalise_name
 from portal.discovery.parsing import open_inventory
-from portal.discovery.tech_debt import assess_tech_debt
+from portal.discovery.tech_debt import TechDebtAssessor
 from portal.discovery.validation import RowValidator
 from portal.errors import DomainError
 from portal.flows.engine import FlowType, Phase, PhaseContext, register_flow_type
-from portal.inventory import NAME_MAX, store_dependencies, store_tech_debt, upsert_assets
+from portal.inventory import store_dependencies, store_tech_debt, upsert_assets
 from portal.models import ClientAccount, DiscoveryFlow
 
 NAME_FIELDS = ("name", "hostname", "fqdn")
@@ -110,35 +112,64 @@ def _records(ctx: PhaseContext) -> Iterator[dict]:
                 yield record
 
 
-def _cleansed(ctx: PhaseContext) -> CleansingResult:
+def data_cleansing(ctx: PhaseContext) -> dict:
+    """Cleanse the import once, into the flow's cleansed records (the later phases stream
+    them back)."""
     found = _import(ctx)
     invalid = Counter(e["field"] for e in found.validation_errors or [] if e.get("field"))
-    return cleanse(_records(ctx), invalid, found.total_rows)
+    summary = cleanse_into_store(ctx.session, ctx.account_id, ctx.flow_id, _records(ctx),
+                                 invalid, found.total_rows)
+    ctx.child.data_quality_metrics = summary.quality
+    return {"records": summary.records_out, "duplicates_merged": summary.duplicates_merged,
+            "quality_score": summary.quality.get("score"), "merges": summary.merges[:50]}
 
 
-def data_cleansing(ctx: PhaseContext) -> dict:
-    result = _cleansed(ctx)
-    ctx.child.data_quality_metrics = result.quality
-    return {"records": len(result.records), "duplicates_merged": result.duplicates_merged,
-            "quality_score": result.quality.get("score"), "merges": result.merges[:50]}
+def _tech_debt_readiness() -> Callable[[dict], str]:
+    """The `migration_readiness` a new asset starts with: its tech-debt verdict, as the
+    tech_debt phase would write it (so that phase finds nothing to change for it).  Assets
+    with the same findings share one verdict object: each is serialised once."""
+    assessor = TechDebtAssessor(date.today())
+    texts: dict[int, tuple[dict, str]] = {}
+
+    def readiness(record: dict) -> str:
+        _, verdict = assessor.judge(record)
+        known = texts.get(id(verdict))
+        if known is None or known[0] is not verdict:
+            known = texts[id(verdict)] = (verdict, dumps({"tech_debt": verdict}))
+        return known[1]
+    return readiness
 
 
 def asset_inventory(ctx: PhaseContext) -> dict:
-    counts = upsert_assets(ctx.session, ctx.account_id, ctx.engagement_id,
-                           _cleansed(ctx).records, import_id=_import(ctx).id,
-                           discovery_flow_id=ctx.flow_id)
+    """Upsert the cleansed records; new assets get their tech-debt verdict in the same
+    write (see upsert_assets' `new_readiness`)."""
+    records = (record for (record,) in stream_records(ctx.session, ctx.account_id,
+                                                      ctx.flow_id, "record"))
+    counts = upsert_assets(ctx.session, ctx.account_id, ctx.engagement_id, records,
+                           import_id=_import(ctx).id, discovery_flow_id=ctx.flow_id,
+                           new_readiness=_tech_debt_readiness())
     return {"created": counts.created, "updated": counts.updated,
             "unchanged": counts.unchanged, "skipped": counts.skipped}
 
 
-def _keyed(records: list[dict]) -> list[dict]:
-    """Records with the key their asset has (the inventory's own naming rule)."""
-    keyed = []
-    for record in records:
-        name = (derive_name(record) or "")[:NAME_MAX]
-        if name:
-            keyed.append(record | {"key": normalise_name(name)})
-    return keyed
+class _Named:
+    """The flow's cleansed records that name an asset, as {"key", "name", "hostname",
+    "fqdn", "ip_address", "depends_on"}: each iteration streams them again from the
+    database (the dependency analysis reads them more than once; keeping a million in
+    memory is what it must not do)."""
+
+    # Text, not JSON, where text is all the analysis reads: one JSON parse per row, not five.
+    COLUMNS = ("asset_key, record->>'name', record->>'hostname', record->>'fqdn',"
+               " record->>'ip_address', record->'depends_on'")
+    FIELDS = ("key", "name", "hostname", "fqdn", "ip_address", "depends_on")
+
+    def __init__(self, ctx: PhaseContext) -> None:
+        self.ctx = ctx
+
+    def __iter__(self) -> Iterator[dict]:
+        for row in stream_records(self.ctx.session, self.ctx.account_id, self.ctx.flow_id,
+                                  self.COLUMNS, "asset_key IS NOT NULL"):
+            yield dict(zip(self.FIELDS, row))
 
 
 def _connections(ctx: PhaseContext) -> list[dict]:
@@ -155,12 +186,13 @@ def _connections(ctx: PhaseContext) -> list[dict]:
 
 
 def dependency_analysis(ctx: PhaseContext) -> dict:
-    assets = _keyed(_cleansed(ctx).records)
-    result = analyse_dependencies(assets, _connections(ctx))
+    result = analyse_dependencies(_Named(ctx), _connections(ctx))
+    keys = (key for (key,) in stream_records(ctx.session, ctx.account_id, ctx.flow_id,
+                                             "asset_key", "asset_key IS NOT NULL"))
     store_dependencies(ctx.session, ctx.account_id, ctx.engagement_id, (
-        (key, [{"key": upstream, "target": result.per_asset[upstream].get("name", upstream)}
-               for upstream in info["depends_on"]])
-        for key, info in result.per_asset.items()))
+        (key, [{"key": upstream, "target": result.per_asset[upstream]["name"]}
+               for upstream in result.per_asset.get(key, NO_DEPENDENCIES)["depends_on"]])
+        for key in keys))
     summary = {"stats": result.stats, "groups": result.groups[:20], "svg": graph_svg(result),
                "cycles": result.cycles[:20], "most_depended_on": result.most_depended_on,
                "unresolved": result.unresolved[:100]}
@@ -170,12 +202,18 @@ def dependency_analysis(ctx: PhaseContext) -> dict:
 
 
 def tech_debt(ctx: PhaseContext) -> dict:
-    assets = _keyed(_cleansed(ctx).records)
-    result = assess_tech_debt(assets, date.today())
-    store_tech_debt(ctx.session, ctx.account_id, ctx.engagement_id, result.per_asset.items())
+    """Judge every asset's end of life and store the verdicts that differ (new assets
+    already have theirs, from the inventory phase), then drop the flow's cleansed
+    records: this is the last phase that reads them."""
+    assessor = TechDebtAssessor(date.today())
+    store_tech_debt(ctx.session, ctx.account_id, ctx.engagement_id, (
+        assessor.judge(record | {"key": key}) for key, record in stream_records(
+            ctx.session, ctx.account_id, ctx.flow_id, where="asset_key IS NOT NULL")))
+    summary = assessor.summary()
     ctx.child.analysis_results = dict(ctx.child.analysis_results or {}) | {
-        "tech_debt": {"summary": result.summary, "worst_products": result.worst_products}}
-    return result.summary
+        "tech_debt": {"summary": summary, "worst_products": assessor.worst_products()}}
+    delete_records(ctx.session, ctx.account_id, ctx.flow_id)
+    return summary
 
 
 DISCOVERY = register_flow_type(FlowType(

@@ -4,33 +4,16 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from portal.accounts import account_by_slug
-from portal.db import TenantContext, session_scope, set_tenant
+from portal.db import session_scope
 from portal.discovery import flow as _registers_discovery  # noqa: F401
 from portal.discovery.imports import Uploaded, create_import
 from portal.discovery.parsing import open_inventory
 from portal.discovery.uploads import storage_path
-from portal.errors import NotFound
 from portal.flows import engine
-from portal.models import DataImport, Engagement
-
-OPERATOR = TenantContext(platform_admin=True)
-
-
-def _tenant(factory: sessionmaker[Session], account_slug: str,
-            engagement_slug: str) -> TenantContext:
-    with session_scope(factory, OPERATOR) as session:
-        account = account_by_slug(session, account_slug)
-        set_tenant(session, OPERATOR.with_(client_id=account.id))
-        engagement_id = session.scalar(select(Engagement.id).where(
-            Engagement.client_account_id == account.id, Engagement.slug == engagement_slug))
-        if engagement_id is None:
-            raise NotFound(f"no engagement {engagement_slug!r} in account {account_slug!r}")
-        return TenantContext(client_id=account.id, engagement_id=engagement_id)
-
+from portal.flows.unattended import tenant_by_slugs
+from portal.models import DataImport
 
 def import_and_discover(factory: sessionmaker[Session], instance_path: Path, file: Path,
                         account_slug: str, engagement_slug: str,
@@ -38,7 +21,7 @@ def import_and_discover(factory: sessionmaker[Session], instance_path: Path, fil
     """Stage FILE, run the discovery flow to its end in this process, and report
     {"flow_id", "status", "rows", "valid_rows", "invalid_rows", "assets_created",
     "assets_updated", "mapping", "data_quality_score"}."""
-    tenant = _tenant(factory, account_slug, engagement_slug)
+    tenant = tenant_by_slugs(factory, account_slug, engagement_slug)
     account_id, engagement_id = tenant.client_id, tenant.engagement_id
     stored = storage_path(instance_path, account_id, file.name)
     shutil.copyfile(file, stored)

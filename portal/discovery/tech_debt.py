@@ -235,16 +235,26 @@ def _software_column(column: str) -> tuple[str, str] | None:
     return _STEMS[words[0]], slot
 
 
+@lru_cache(maxsize=4096)
+def _software_slots(columns: tuple, extra_columns: tuple
+                    ) -> tuple[tuple[bool, str, str, str], ...]:
+    """(in _extra?, column, group, slot) of the database/runtime columns among a record's
+    columns, in order.  Records of one import share their columns: this runs once per
+    distinct set, not once per record."""
+    return tuple((in_extra, column, *found)
+                 for in_extra, names in ((False, columns), (True, extra_columns))
+                 for column in names
+                 if isinstance(column, str) and (found := _software_column(column)))
+
+
 def _software_columns(record: Mapping) -> dict[str, dict[str, list[str]]]:
     """group -> {"name": [values], "version": [values]} for database/runtime columns."""
     groups: dict[str, dict[str, list[str]]] = {}
     extra = record.get("_extra") or {}
-    for column, value in [*record.items(), *extra.items()]:
-        found = _software_column(column) if isinstance(column, str) else None
-        if found is None or not isinstance(value, str) or not value.strip():
-            continue
-        group, slot = found
-        groups.setdefault(group, {"name": [], "version": []})[slot].append(value.strip())
+    for in_extra, column, group, slot in _software_slots(tuple(record), tuple(extra)):
+        value = (extra if in_extra else record)[column]
+        if isinstance(value, str) and value.strip():
+            groups.setdefault(group, {"name": [], "version": []})[slot].append(value.strip())
     return groups
 
 
@@ -463,6 +473,31 @@ class _Tally:
         }
 
 
+class TechDebtAssessor:
+    """Judges assets one at a time (so a caller may stream them), counting as it goes."""
+
+    def __init__(self, today: date, table: EolTable | None = None) -> None:
+        self.today = today
+        self._assessor = _Assessor(table or load_eol_table(), today)
+        self._tally = _Tally()
+        self.judged = 0
+
+    def judge(self, asset: Mapping) -> tuple[str, dict]:
+        """(the asset's key, its verdict); verdicts are shared between assets with the
+        same findings: treat them as read-only."""
+        verdict, findings = self._assessor.assess(asset)
+        self._tally.add(verdict, findings)
+        key = _asset_key(asset, self.judged)
+        self.judged += 1
+        return key, verdict
+
+    def summary(self, assets: int | None = None) -> dict:
+        return self._tally.summary(self.judged if assets is None else assets, self.today)
+
+    def worst_products(self) -> list[dict]:
+        return _worst_products(self._tally.debt)
+
+
 def assess_tech_debt(assets: Iterable[Mapping], today: date,
                      table: EolTable | None = None) -> TechDebtResult:
     """Judge every asset's OS, database and runtime against the end-of-life table.
@@ -471,13 +506,8 @@ def assess_tech_debt(assets: Iterable[Mapping], today: date,
     name identifies them), "os_name", "os_version" and optionally database/runtime columns
     at the top level or in "_extra".  `today` is explicit so results are reproducible.
     """
-    assessor = _Assessor(table or load_eol_table(), today)
-    per_asset: dict[str, dict] = {}
-    tally = _Tally()
+    assessor = TechDebtAssessor(today, table)
     with collector_paused():
-        for position, asset in enumerate(assets):
-            verdict, findings = assessor.assess(asset)
-            per_asset[_asset_key(asset, position)] = verdict
-            tally.add(verdict, findings)
-    return TechDebtResult(per_asset, tally.summary(len(per_asset), today),
-                          _worst_products(tally.debt))
+        per_asset = dict(map(assessor.judge, assets))
+    return TechDebtResult(per_asset, assessor.summary(len(per_asset)),
+                          assessor.worst_products())

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (CheckConstraint, DateTime, Float, ForeignKeyConstraint, Index, String,
-                        Text, Uuid, func)
+                        Text, Uuid, func, text)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.models.base import (Base, TenantScoped, json_array, json_object,
@@ -28,7 +28,12 @@ class SixrAnalysis(TenantScoped, Base):
         Index("idx_sixr_analysis_recommendation", "primary_recommendation"),
         Index("idx_sixr_analysis_confidence", "confidence_score"),
         Index("idx_sixr_analysis_tenant", "client_account_id", "engagement_id"),
+        # One engine analysis per asset (portal.assessment.store upserts on it); the
+        # consultants' overrides are the other rows.
+        Index("idx_sixr_analysis_engine_asset", "client_account_id", "asset_id", unique=True,
+              postgresql_where=text("analyzed_by = 'engine'")),
         *tenant_foreign_keys(),
+        {"postgresql_with": {"fillfactor": 85}},  # room for in-place (HOT) re-assessment
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()

@@ -89,6 +89,8 @@ class Asset(TenantScoped, Timestamps, Base):
         Index("idx_assets_dependencies_gin", "dependencies", postgresql_using="gin",
               postgresql_ops={"dependencies": "jsonb_path_ops"}),
         *tenant_foreign_keys(),
+        # Room on each page for heap-only updates: an assessment changes no indexed column.
+        {"postgresql_with": {"fillfactor": 85}},
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()

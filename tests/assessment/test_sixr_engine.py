@@ -169,8 +169,12 @@ def test_recommendation_values_are_read_only_and_serialise():
     row = json.loads(json.dumps(rec.sixr_row()))
     assert row["primary_recommendation"] == "replatform"
     assert set(row["analysis_criteria"]["scores"]) == set(STRATEGIES)
-    assert row["analysis_criteria"]["contributions"][0].keys() == {
-        "factor", "strategy", "points", "detail"}
+    stored = row["analysis_criteria"]["contributions"]
+    assert stored[0].keys() == {"factor", "points", "detail"}
+    # Stored once per finding with its points per strategy: nothing lost in the grouping.
+    assert sorted((c["factor"], s, p, c["detail"]) for c in stored
+                  for s, p in c["points"].items()) == \
+        sorted((c.factor, c.strategy, c.points, c.detail) for c in rec.contributions)
     assert [o["strategy"] for o in row["alternative_options"]] == \
         [a["strategy"] for a in rec.alternatives]
     assert "replatform" not in [o["strategy"] for o in row["alternative_options"]]

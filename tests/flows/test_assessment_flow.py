@@ -3,8 +3,6 @@ security in force): discovery fills an inventory, the assessment recommends, sto
 applications; overrides stay decisions and teach later assessments of the same account only."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from sqlalchemy import func, select
 
@@ -15,7 +13,7 @@ from portal.assessment.overrides import learned_choices, override_recommendation
 from portal.db import session_scope
 from portal.errors import DomainError
 from portal.flows import engine
-from portal.models import AgentMemory, Asset, SixrAnalysis
+from portal.models import AgentMemory, Asset, AuditLog, SixrAnalysis
 from tests.flows.test_discovery_flow import assets, staged_import, start
 
 # Five look-alike production Windows 2019 app servers (one application), an unsupported
@@ -204,3 +202,29 @@ def test_a_failure_while_storing_leaves_nothing_and_retry_completes(flows, inven
     flows.act("retry", inventory, master.flow_id)
     assert flows.run(inventory, master.flow_id)[-1] == "completed"
     assert len(engine_rows(flows, inventory)) == 9
+
+
+def test_the_audit_log_records_analyses_compactly_and_changes_only(flows, inventory):
+    def entries(table: str, operation: str) -> list[AuditLog]:
+        with session_scope(flows.sessions, inventory.context) as s:
+            return list(s.scalars(select(AuditLog).where(
+                AuditLog.client_account_id == inventory.account_id,
+                AuditLog.table_name == table, AuditLog.operation == operation)))
+
+    asset_updates = len(entries("assets", "UPDATE"))
+    assess(flows, inventory)
+    inserted = entries("sixr_analysis", "INSERT")
+    assert len(inserted) == 9
+    assert {"primary_recommendation", "confidence_score", "rationale", "asset_id",
+            "analyzed_by"} <= inserted[0].new_values.keys()
+    assert "analysis_criteria" not in inserted[0].new_values  # derived working, in the row
+    # The assets' assessment columns are recorded by the analyses, not twice.
+    assert len(entries("assets", "UPDATE")) == asset_updates
+    assess(flows, inventory)  # same answers: each update records only what changed
+    updated = entries("sixr_analysis", "UPDATE")
+    assert len(updated) == 9 and all(set(e.new_values) == {"analyzed_at"} for e in updated)
+    _override(flows, inventory, "app-1", "retire")
+    decision = [e for e in entries("sixr_analysis", "INSERT")
+                if e.new_values["analyzed_by"].startswith("user:")]
+    assert decision and decision[0].new_values["primary_recommendation"] == "retire"
+    assert "re-written" in decision[0].new_values["rationale"]

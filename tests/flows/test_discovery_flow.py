@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 
 from portal import crypto
@@ -12,7 +13,7 @@ from portal.discovery import flow as discovery  # noqa: F401  (registers the flo
 from portal.discovery.imports import Uploaded, create_import
 from portal.discovery.parsing import open_inventory
 from portal.flows import engine
-from portal.models import Asset, ClientAccount
+from portal.models import Asset, CleansedRecord, ClientAccount
 
 INVENTORY = (
     "Server Name,IP Address,Operating System,CPU Cores,RAM (MB),Environment,Depends On,Rack\n"
@@ -86,3 +87,48 @@ def test_manual_automation_pauses_for_review(flows, tenant, tmp_path, settings):
     with session_scope(flows.sessions, tenant.context) as s:
         assert s.scalar(select(func.count()).select_from(Asset).where(
             Asset.client_account_id == tenant.account_id)) == 0
+
+
+def inventory_state(flows, tenant) -> list[tuple]:
+    """The assets a discovery flow leaves, without ids and times."""
+    return sorted((a.asset_key, a.asset_name, a.environment, a.specifications, a.dependencies,
+                   a.migration_readiness, a.lock_version) for a in assets(flows, tenant).values())
+
+
+def cleansed_rows(flows, tenant, flow_id) -> int:
+    with session_scope(flows.sessions, tenant.context) as s:
+        return s.scalar(select(func.count()).select_from(CleansedRecord).where(
+            CleansedRecord.client_account_id == tenant.account_id,
+            CleansedRecord.flow_id == flow_id))
+
+
+@pytest.mark.parametrize("phase, writer", [("asset_inventory", "upsert_assets"),
+                                           ("dependency_analysis", "store_dependencies"),
+                                           ("tech_debt", "store_tech_debt")])
+def test_a_phase_that_fails_after_writing_reruns_to_the_same_state(flows, tmp_path, settings,
+                                                                   monkeypatch, phase, writer):
+    """The cleansing phase writes the cleansed records once; a later phase that dies after
+    its writes rolls back, and its retry streams the same records again: the outcome is
+    that of an uninterrupted run, and the records are gone once the flow completes."""
+    crypto.configure(settings.encryption_key, settings.lookup_key)
+    calm, stormy = flows.tenant(), flows.tenant()
+    assert flows.run(calm, start(flows, calm, staged_import(flows, calm, tmp_path)))[-1] \
+        == "completed"
+
+    real = getattr(discovery, writer)
+
+    def write_then_crash(*args, **kwargs):
+        real(*args, **kwargs)
+        raise RuntimeError("worker died")
+
+    flow_id = start(flows, stormy, staged_import(flows, stormy, tmp_path))
+    monkeypatch.setattr(discovery, writer, write_then_crash)
+    assert flows.run(stormy, flow_id)[-1] == "failed"
+    master, _ = flows.flow(stormy, flow_id)
+    assert master.current_phase == phase
+    assert cleansed_rows(flows, stormy, flow_id) == 3  # four rows, one duplicate merged
+    monkeypatch.setattr(discovery, writer, real)
+    flows.act("retry", stormy, flow_id)
+    assert flows.run(stormy, flow_id)[-1] == "completed"
+    assert inventory_state(flows, stormy) == inventory_state(flows, calm)
+    assert cleansed_rows(flows, stormy, flow_id) == 0
