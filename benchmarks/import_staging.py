@@ -15,13 +15,12 @@ import multiprocessing
 import os
 import random
 import resource
-import secrets
 import tempfile
 import time
 from pathlib import Path
 
-import psycopg
-from sqlalchemy.engine import make_url
+from benchmarks.scratch import create_bench_tenant, raw_copy_seconds, scratch_database, \
+    server_url
 
 COLUMNS = ["Server Name", "IP Address", "Operating System", "OS Version", "CPU Cores",
            "RAM (MB)", "Disk (GB)", "Environment", "Application", "Owner", "CPU Util %",
@@ -45,45 +44,21 @@ def write_inventory(path: Path, rows: int) -> None:
                              rng.choice(("Reading DC", "Slough DC"))])
 
 
-def conninfo(url: str, dbname: str | None = None) -> str:
-    parsed = make_url(url)
-    if dbname:
-        parsed = parsed.set(database=dbname)
-    return parsed.set(drivername="postgresql").render_as_string(hide_password=False)
-
-
-def raw_copy_seconds(url: str, path: Path) -> float:
-    with psycopg.connect(conninfo(url)) as conn:
-        conn.execute("CREATE TABLE raw_copy (" + ", ".join(f"c{i} text" for i in
-                                                          range(len(COLUMNS))) + ")")
-        start = time.perf_counter()
-        with conn.cursor().copy("COPY raw_copy FROM STDIN (FORMAT csv, HEADER)") as copy, \
-                open(path, "rb") as handle:
-            while chunk := handle.read(1 << 20):
-                copy.write(chunk)
-        conn.commit()
-        return time.perf_counter() - start
-
-
 def pipeline(url: str, path: str, queue) -> None:
     """In a child process: the portal's own upload path, as the application role."""
     from cryptography.fernet import Fernet
 
     from portal import crypto
-    from portal.accounts import create_account, create_engagement
     from portal.db import TenantContext, app_role_url, make_engine, make_session_factory, \
-        session_scope, set_tenant
+        session_scope
     from portal.discovery.imports import Uploaded, create_import, mappings_of
     from portal.discovery.parsing import open_inventory
 
     crypto.configure(Fernet.generate_key().decode(), "bench")
+    tenant = create_bench_tenant(url)
+    ids = tenant.account_id, tenant.engagement_id
     engine = make_engine(app_role_url(url, None), pool_size=1)
     factory = make_session_factory(engine)
-    with session_scope(factory, TenantContext(platform_admin=True)) as session:
-        account = create_account(session, "Bench", f"bench-{secrets.token_hex(3)}")
-        set_tenant(session, TenantContext(platform_admin=True, client_id=account.id))
-        engagement = create_engagement(session, account, "Bench", "bench")
-        ids = account.id, engagement.id
     start = time.perf_counter()
     with session_scope(factory, TenantContext(client_id=ids[0], engagement_id=ids[1])) as s:
         parsed = open_inventory(Path(path), "inventory.csv")
@@ -120,36 +95,26 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     args = parser.parse_args()
-    server = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-    scratch = f"portal_bench_import_{secrets.token_hex(4)}"
-    with psycopg.connect(conninfo(server, "postgres"), autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{scratch}"')
-    url = make_url(server).set(database=scratch).render_as_string(hide_password=False)
-    try:
-        from portal.migrate import upgrade
-        upgrade(url)
-        with tempfile.TemporaryDirectory() as folder:
-            path = Path(folder) / "inventory.csv"
-            write_inventory(path, args.rows)
-            size_mb = path.stat().st_size / 1e6
-            copy_s = raw_copy_seconds(url, path)
-            queue = multiprocessing.get_context("spawn").Queue()
-            child = multiprocessing.get_context("spawn").Process(
-                target=pipeline, args=(url, str(path), queue))
-            child.start()
-            seconds, rows, valid, rss_kb, parsing, python = queue.get()
-            child.join()
-        print(f"file: {args.rows:,} rows, {len(COLUMNS)} columns, {size_mb:.0f} MB CSV")
-        print(f"raw COPY into a plain table : {copy_s:7.2f} s  {args.rows / copy_s:>10,.0f} rows/s")
-        print(f"parse + validate + stage    : {seconds:7.2f} s  {rows / seconds:>10,.0f} rows/s"
-              f"  ({valid:,} valid)")
-        print(f"ratio to raw COPY           : {seconds / copy_s:7.2f}x  (target <= 3x)")
-        print(f"peak RSS of the pipeline    : {rss_kb / 1024:7.0f} MB (target < 300 MB)")
-        print(f"breakdown, no database      : parse {parsing:.2f} s; parse + check + COPY text"
-              f" {python:.2f} s (overlaps the database's work on another core)")
-    finally:
-        with psycopg.connect(conninfo(server, "postgres"), autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
+    with scratch_database(server_url(), "portal_bench_import") as (_name, url), \
+            tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "inventory.csv"
+        write_inventory(path, args.rows)
+        size_mb = path.stat().st_size / 1e6
+        copy_s = raw_copy_seconds(url, path)
+        queue = multiprocessing.get_context("spawn").Queue()
+        child = multiprocessing.get_context("spawn").Process(
+            target=pipeline, args=(url, str(path), queue))
+        child.start()
+        seconds, rows, valid, rss_kb, parsing, python = queue.get()
+        child.join()
+    print(f"file: {args.rows:,} rows, {len(COLUMNS)} columns, {size_mb:.0f} MB CSV")
+    print(f"raw COPY into a plain table : {copy_s:7.2f} s  {args.rows / copy_s:>10,.0f} rows/s")
+    print(f"parse + validate + stage    : {seconds:7.2f} s  {rows / seconds:>10,.0f} rows/s"
+          f"  ({valid:,} valid)")
+    print(f"ratio to raw COPY           : {seconds / copy_s:7.2f}x  (target <= 3x)")
+    print(f"peak RSS of the pipeline    : {rss_kb / 1024:7.0f} MB (target < 300 MB)")
+    print(f"breakdown, no database      : parse {parsing:.2f} s; parse + check + COPY text"
+          f" {python:.2f} s (overlaps the database's work on another core)")
 
 
 if __name__ == "__main__":
