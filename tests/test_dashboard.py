@@ -56,7 +56,8 @@ def add_assets(db_session, account, engagement, fleet=FLEET) -> list[Asset]:
 def add_engine_analyses(db_session, account, engagement, assets) -> None:
     """One engine row per assessed asset, plus a consultant's override that must not count
     in the estimates."""
-    for asset, confidence, (days, current, target) in zip(assets, CONFIDENCES, ESTIMATES):
+    rows = zip(assets, CONFIDENCES, ESTIMATES, strict=False)
+    for asset, confidence, (days, current, target) in rows:
         db_session.add(SixrAnalysis(
             client_account_id=account.id, engagement_id=engagement.id, asset_id=asset.id,
             primary_recommendation=asset.sixr_recommendation, confidence_score=confidence,

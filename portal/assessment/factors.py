@@ -166,7 +166,7 @@ _ANSWER_PHRASES = {
 def _contributions(factor: str, detail: str, row: Row,
                    weight: float) -> tuple[Contribution, ...]:
     return tuple(Contribution(factor, strategy, points * weight, detail)
-                 for strategy, points in zip(STRATEGIES, row) if points and weight)
+                 for strategy, points in zip(STRATEGIES, row, strict=False) if points and weight)
 
 
 @lru_cache(maxsize=4096)

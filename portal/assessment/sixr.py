@@ -238,7 +238,8 @@ def _percent(value: float | None) -> int | None:
 
 def _missing_inputs(facts: AssetFacts, criteria: Criteria) -> tuple[str, ...]:
     expected = EXPECTED_INPUTS[criteria.assessment_type]
-    missing = [name for name, value in zip(expected, _EXPECTED_GETTERS[expected](facts))
+    values = _EXPECTED_GETTERS[expected](facts)
+    missing = [name for name, value in zip(expected, values, strict=True)
                if value is None or value == ""]
     if (facts.tech_debt_status or "unknown") == "unknown":
         missing.append("tech_debt_status")
@@ -398,16 +399,16 @@ def recommend_application(application: str,
     weights = [member_weight(facts) for facts, _ in members]
     total_weight = sum(weights)
     scores = {strategy: round(sum(w * rec.scores[strategy] for w, (_, rec)
-                                  in zip(weights, members)) / total_weight, 1)
+                                  in zip(weights, members, strict=False)) / total_weight, 1)
               for strategy in STRATEGIES}
     ranked = sorted(STRATEGIES, key=lambda s: (-scores[s], STRATEGIES.index(s)))
     primary = ranked[0]
     counts = {strategy: 0 for strategy in STRATEGIES}
     for _, rec in members:
         counts[rec.primary] += 1
-    agreeing = sum(w for w, (_, rec) in zip(weights, members) if rec.primary == primary)
-    mean_confidence = sum(w * rec.confidence for w, (_, rec) in zip(weights, members)) \
-        / total_weight
+    weighted = list(zip(weights, members, strict=True))
+    agreeing = sum(w for w, (_, rec) in weighted if rec.primary == primary)
+    mean_confidence = sum(w * rec.confidence for w, (_, rec) in weighted) / total_weight
     confidence = round(mean_confidence * (0.5 + 0.5 * agreeing / total_weight), 3)
     effort = current = target = 0.0
     for facts, rec in members:
@@ -453,7 +454,7 @@ def _application_rationale(primary: str, runner_up: str, scores: Mapping[str, fl
     split = ", ".join(f"{strategy} {count}" for strategy, count in
                       sorted(counts.items(), key=lambda i: (-i[1], STRATEGIES.index(i[0])))
                       if count)
-    dissent = sorted(((w, facts, rec) for w, (facts, rec) in zip(weights, members)
+    dissent = sorted(((w, facts, rec) for w, (facts, rec) in zip(weights, members, strict=False)
                       if rec.primary != primary),
                      key=lambda item: (-item[0], item[1].name, item[1].asset_id))
     named = "; ".join(f"{facts.name} ({facts.business_criticality or 'criticality unknown'}, "

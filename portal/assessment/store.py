@@ -1,8 +1,8 @@
 """Storing 6R recommendations (no Flask in here).
 
 `sixr_analysis` holds ONE engine row per assessed asset (`analyzed_by = 'engine'`, a unique
-partial index says so), rewritten by each assessment that covers the asset, plus one row per consultant override
-(`analyzed_by = 'user:<id>'`, `analysis_criteria["override"]` set; see
+partial index says so), rewritten by each assessment that covers the asset, plus one row per
+consultant override (`analyzed_by = 'user:<id>'`, `analysis_criteria["override"]` set; see
 `portal.assessment.overrides`), which are never replaced: the engine's view and every human
 decision stay visible side by side.  The asset's `sixr_recommendation` is the current
 decision: the latest override when there is one, else the engine's.
@@ -30,8 +30,8 @@ _JSON_COLUMNS = ("alternative_options", "analysis_criteria", "cost_estimation",
 
 _INCOMING = ("CREATE TEMP TABLE incoming_sixr (asset_id uuid, primary_recommendation text,"
              " confidence_score double precision, rationale text, complexity_score int,"
-             " risk_score int, overridden boolean, " + ", ".join(f"{c} jsonb" for c in _JSON_COLUMNS) +
-             ") ON COMMIT DROP")
+             " risk_score int, overridden boolean, "
+             + ", ".join(f"{c} jsonb" for c in _JSON_COLUMNS) + ") ON COMMIT DROP")
 
 # One engine row per asset (a unique partial index): new assets get one, the others are
 # rewritten in place.

@@ -169,7 +169,7 @@ class _Named:
     def __iter__(self) -> Iterator[dict]:
         for row in stream_records(self.ctx.session, self.ctx.account_id, self.ctx.flow_id,
                                   self.COLUMNS, "asset_key IS NOT NULL"):
-            yield dict(zip(self.FIELDS, row))
+            yield dict(zip(self.FIELDS, row, strict=False))
 
 
 def _connections(ctx: PhaseContext) -> list[dict]:

@@ -533,7 +533,7 @@ def _split_plain(text: str, lines: list[str], delimiter: str, max_cell_chars: in
     if separators.count(separators[0]) != len(lines):
         return None
     fields = body.replace("\n", delimiter).split(delimiter)
-    return list(zip(*[iter(fields)] * (separators[0] + 1)))
+    return list(zip(*[iter(fields)] * (separators[0] + 1), strict=False))
 
 
 def _unbalanced_quote(line: int) -> str:
@@ -592,7 +592,7 @@ def _sample_rows(sample: str, delimiter: str, whole_file: bool,
                             whole_file=whole_file)
     try:
         for numbers, records in blocks:
-            for number, record in zip(numbers, records):
+            for number, record in zip(numbers, records, strict=False):
                 cells = [cell.strip() or None for cell in record]
                 if any(cells):
                     rows.append((number, cells))
@@ -730,7 +730,7 @@ def _cleaned(numbers: list[int], records: list[list[str]], width: int) -> RowBat
                 numbers, values = list(compress(numbers, filled)), list(compress(values, filled))
         return RowBatch(numbers, values)
     kept_numbers, kept, problems = [], [], []
-    for number, record in zip(numbers, records):
+    for number, record in zip(numbers, records, strict=False):
         row = tuple([cell.strip() or None for cell in record])
         if len(row) == width:
             if any(row):

@@ -71,7 +71,7 @@ def _copy_chunk(batch: RowBatch, validator: RowValidator, with_cells: bool) -> _
     array,] errors as JSON, name_key."""
     if not batch.numbers:
         return _Chunk(0, 0, b"")
-    columns = list(zip(*batch.values))
+    columns = list(zip(*batch.values, strict=False))
     errors, keys = validator.stage_batch(columns, len(batch.numbers), batch.problems)
     error_texts = [""] * len(keys)
     for position, row_errors in errors.items():
@@ -80,7 +80,8 @@ def _copy_chunk(batch: RowBatch, validator: RowValidator, with_cells: bool) -> _
     if with_cells:
         text = _lines_with_cells(batch, columns, error_texts, key_texts)
     else:
-        text = "".join(map("%d\t%s\t%s\n".__mod__, zip(batch.numbers, error_texts, key_texts)))
+        rows = zip(batch.numbers, error_texts, key_texts, strict=True)
+        text = "".join(map("%d\t%s\t%s\n".__mod__, rows))
     if "\\" in text:  # COPY text reads backslash escapes; tabs and line breaks are
         text = text.replace("\\", "\\\\")  # already escaped in JSON, absent from name keys
     return _Chunk(len(keys), len(errors), text.encode())
@@ -96,16 +97,18 @@ def _lines_with_cells(batch: RowBatch, columns: list[tuple], error_texts: list[s
     array is the cells joined with '","', empty cells marked and replaced by null."""
     with_nulls = [None in column for column in columns]
     if any(_NEEDS_ESCAPE.search("".join(filter(None, column)) if has_null else "".join(column))
-           for column, has_null in zip(columns, with_nulls)):
+           for column, has_null in zip(columns, with_nulls, strict=False)):
         line = "%d\t[" + ",".join(["%s"] * len(columns)) + "]\t%s\t%s\n"
-        cells = [_json_strings(column, has_null) for column, has_null in zip(columns, with_nulls)]
-        return "".join(map(line.__mod__, zip(batch.numbers, *cells, error_texts, key_texts)))
+        cells = [_json_strings(column, has_null)
+                 for column, has_null in zip(columns, with_nulls, strict=True)]
+        rows = zip(batch.numbers, *cells, error_texts, key_texts, strict=True)
+        return "".join(map(line.__mod__, rows))
     values: Iterable = batch.values
     if any(with_nulls):
         values = map(map, repeat(_MARKED.get), values, values)
     arrays = map('","'.join, values)
     text = "".join(map('%d\t["%s"]\t%s\t%s\n'.__mod__,
-                       zip(batch.numbers, arrays, error_texts, key_texts)))
+                       zip(batch.numbers, arrays, error_texts, key_texts, strict=False)))
     return text.replace(f'"{_NULL_MARK}"', "null") if any(with_nulls) else text
 
 
@@ -236,7 +239,7 @@ def _stored_batches(connection, account_id: uuid.UUID, import_id: uuid.UUID,
     with connection.cursor(name=f"rows_{uuid.uuid4().hex}") as cursor:
         cursor.execute(_SELECT_ROWS, (account_id, import_id))
         while rows := cursor.fetchmany(batch):
-            numbers, cells = zip(*rows)
+            numbers, cells = zip(*rows, strict=False)
             yield RowBatch(list(numbers), list(cells))
 
 

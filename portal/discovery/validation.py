@@ -132,7 +132,8 @@ def _batch_names(naming: dict[str, list], count: int) -> list[str | None]:
     first = naming.get("name", naming.get("hostname"))
     if first is not None and None not in first:
         return first
-    return [fields.derive_name(dict(zip(naming, values))) for values in zip(*naming.values())]
+    return [fields.derive_name(dict(zip(naming, values, strict=True)))
+            for values in zip(*naming.values(), strict=True)]
 
 
 def _name_keys(names: list[str]) -> list[str]:
@@ -175,7 +176,7 @@ class RowValidator:
                 earlier = naming.get(coercer.field)
                 naming[coercer.field] = values if earlier is None else [
                     earlier_value if value is None else value
-                    for earlier_value, value in zip(earlier, values)]
+                    for earlier_value, value in zip(earlier, values, strict=False)]
         names = _batch_names(naming, count)
         keys: list[str | None]
         if None in names:

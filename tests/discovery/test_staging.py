@@ -74,9 +74,9 @@ def test_batch_check_agrees_with_the_row_check_on_every_kind_of_cell():
     rows = random_rows(3000, seed=1)
     problems = [None if i % 7 else f"problem {i}" for i in range(len(rows))]
     validator = RowValidator(COLUMNS, MAPPINGS)
-    errors, keys = validator.stage_batch(list(zip(*rows)), len(rows), problems)
+    errors, keys = validator.stage_batch(list(zip(*rows, strict=False)), len(rows), problems)
     one_by_one = RowValidator(COLUMNS, MAPPINGS)
-    for position, (row, problem) in enumerate(zip(rows, problems)):
+    for position, (row, problem) in enumerate(zip(rows, problems, strict=False)):
         check = one_by_one.check(row, problem)
         assert (errors.get(position), keys[position]) == (check.errors, check.name_key), row
     assert any(MISSING_NAME in str(e) for e in errors.values())
@@ -90,7 +90,7 @@ def test_batch_check_agrees_once_columns_stop_remembering_values(monkeypatch):
     validator = RowValidator(COLUMNS, MAPPINGS)
     for start in range(0, len(rows), 500):  # batches: the memo fills, then stops
         batch = rows[start:start + 500]
-        errors, keys = validator.stage_batch(list(zip(*batch)), len(batch))
+        errors, keys = validator.stage_batch(list(zip(*batch, strict=False)), len(batch))
         for position, row in enumerate(batch):
             check = RowValidator(COLUMNS, MAPPINGS).check(row)
             assert (errors.get(position), keys[position]) == (check.errors, check.name_key)
@@ -109,7 +109,7 @@ def test_staged_cells_errors_and_keys_are_exactly_what_was_parsed(db_session, te
     expected = [RowValidator(COLUMNS, MAPPINGS).check(row) for row in rows]
     assert stored(db_session, data_import) == [
         (number, list(row), check.errors, check.name_key)
-        for number, row, check in zip(range(2, 2 + len(rows)), rows, expected)]
+        for number, row, check in zip(range(2, 2 + len(rows)), rows, expected, strict=False)]
     keys = [check.name_key for check in expected if check.name_key]
     assert counts.total_rows == len(rows)
     assert counts.invalid_rows == sum(1 for check in expected if check.errors)
