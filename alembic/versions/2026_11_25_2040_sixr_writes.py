@@ -10,7 +10,10 @@
   writes), not of the assessment's columns: the list's "Updated" sort means "data last
   changed", and an assessment no longer rewrites an indexed column, so its update of an
   asset can be a heap-only (HOT) update that touches none of the asset table's indexes.
-  Both tables keep 15% of each page free for such updates.
+  The asset table keeps half of each page free for such updates (its rows are wide: with
+  15% free one row in seven could be updated in place; measured on 20,000 assets the
+  assessment's UPDATE took 0.3 s instead of 1.4 s, the table grew 18%); `sixr_analysis`
+  keeps 15%.
 - One engine analysis per asset is now a rule (a unique partial index), so an assessment
   upserts its rows instead of deleting and re-inserting them.
 
@@ -33,6 +36,7 @@ _AUDIT = """
     SECURITY DEFINER SET search_path = pg_catalog, public SET enable_nestloop = off AS $$
     DECLARE
         skipped text[] := COALESCE(TG_ARGV, '{{}}');  -- columns not copied (see upgrade)
+        changed text := 'true';  -- which updated rows to look at (see _CHANGED_COLUMNS)
     BEGIN
         IF TG_OP = 'INSERT' THEN
             INSERT INTO audit_log (table_name, record_id, operation, new_values, user_id,
@@ -53,21 +57,34 @@ _AUDIT = """
     END $$"""
 
 _CHANGED_COLUMNS = """
+            IF cardinality(skipped) > 0 THEN
+                -- A row whose other columns are all equal changed only what is not
+                -- copied: compare those columns first, typed, before building documents
+                -- (an assessment updates a hundred thousand assets and logs none).
+                SELECT format('(%s) IS DISTINCT FROM (%s)',
+                              string_agg(format('o.%I', attname), ', ' ORDER BY attnum),
+                              string_agg(format('n.%I', attname), ', ' ORDER BY attnum))
+                INTO changed
+                FROM pg_attribute
+                WHERE attrelid = TG_RELID AND attnum > 0 AND NOT attisdropped
+                  AND attgenerated = '' AND attname <> ALL (skipped);
+            END IF;
+            EXECUTE format($sql$
             INSERT INTO audit_log (table_name, record_id, operation, old_values, new_values,
                                    user_id, client_account_id)
-            SELECT TG_TABLE_NAME, n.id, TG_OP, d.old_values, d.new_values, {user},
-                   n.client_account_id
+            SELECT $2, n.id, $3, d.old_values, d.new_values, {user}, n.client_account_id
             FROM new_rows n JOIN old_rows o ON o.id = n.id
             -- OFFSET 0 keeps the two documents computed once per row: flattened into
             -- the next subquery, to_jsonb ran once per column (ten times slower).
-            CROSS JOIN LATERAL (SELECT to_jsonb(o) - skipped AS old_row,
-                                       to_jsonb(n) - skipped AS new_row OFFSET 0) r
+            CROSS JOIN LATERAL (SELECT to_jsonb(o) - $1 AS old_row,
+                                       to_jsonb(n) - $1 AS new_row OFFSET 0) r
             CROSS JOIN LATERAL (
                 SELECT jsonb_object_agg(e.key, r.old_row -> e.key) AS old_values,
                        jsonb_object_agg(e.key, e.value) AS new_values
                 FROM jsonb_each(r.new_row) e
                 WHERE r.old_row -> e.key IS DISTINCT FROM e.value) d
-            WHERE d.new_values IS NOT NULL;"""
+            WHERE %s AND d.new_values IS NOT NULL$sql$, changed)
+            USING skipped, TG_TABLE_NAME, TG_OP;"""
 
 _WHOLE_ROWS = """
             INSERT INTO audit_log (table_name, record_id, operation, old_values, new_values,
@@ -123,7 +140,7 @@ def upgrade() -> None:
     op.execute("CREATE TRIGGER update_assets_updated_at BEFORE UPDATE ON assets FOR EACH ROW "
                f"WHEN ({_row('OLD')} IS DISTINCT FROM {_row('NEW')}) "
                "EXECUTE FUNCTION update_updated_at()")
-    op.execute("ALTER TABLE assets SET (fillfactor = 85)")
+    op.execute("ALTER TABLE assets SET (fillfactor = 50)")
     op.execute("ALTER TABLE sixr_analysis SET (fillfactor = 85)")
     # Earlier releases could leave several engine rows per asset: keep the newest.
     op.execute("""

@@ -18,6 +18,7 @@ Flow config: {"scope": {...}, "assessment_type": ..., "criteria": {...}}.
 from __future__ import annotations
 
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Iterator, Mapping
 from itertools import groupby
 from typing import Any
@@ -31,7 +32,7 @@ from portal.assessment.overrides import learned_choices, mark_used
 from portal.assessment.criteria import Criteria
 from portal.assessment.facts import AssetFacts, similarity_key
 from portal.assessment.sixr import Recommendation, recommend, recommend_application
-from portal.assessment.store import store_recommendations
+from portal.assessment.store import prepared, store_recommendations
 from portal.errors import DomainError
 from portal.flows.engine import FlowType, Phase, PhaseContext, register_flow_type
 from portal.models import STRATEGIES, AssessmentFlow, ClientAccount, Engagement
@@ -155,18 +156,39 @@ def analyse(session: Session, account_id, engagement_id, asset_scope: Mapping[st
             criteria: Criteria, report_progress: Callable[[float], None] | None = None
             ) -> Tally:
     """Recommend and store a strategy for every asset in scope, in batches (one statement
-    set per batch); returns the tally.  The session's tenant must be `account_id`."""
+    set per batch); returns the tally.  The session's tenant must be `account_id`.
+
+    The engine and the serialisation of batch k run on a helper thread while batch k-1 is
+    written (the database works while Python thinks); reading facts and writing stay on
+    this thread, the session's."""
     total = asset_scope.get("asset_count") or 1
     tally, used = Tally(), set()
-    batches = facts_in_scope(session, account_id, engagement_id, asset_scope)
-    for pairs in _recommended(session, account_id, criteria, batches):
-        for facts, rec in pairs:
+    learned = learned_choices(session, account_id)
+
+    def prepare(batch: list[AssetFacts]) -> list[tuple]:
+        recommendations = []
+        for facts in batch:
+            rec = recommend(facts, criteria, learned)
             tally.add(facts, rec)
             if rec.learned is not None:
                 used.add(similarity_key(facts))
-        store_recommendations(session, account_id, engagement_id, (rec for _, rec in pairs))
+            recommendations.append(rec)
+        return prepared(recommendations)
+
+    def write(rows: list[tuple]) -> None:
+        store_recommendations(session, account_id, engagement_id, rows)
         if report_progress:
             report_progress(tally.assets / total)
+
+    with ThreadPoolExecutor(max_workers=1) as helper:
+        pending = None
+        for batch in facts_in_scope(session, account_id, engagement_id, asset_scope):
+            following = helper.submit(prepare, batch)
+            if pending is not None:
+                write(pending.result())
+            pending = following
+        if pending is not None:
+            write(pending.result())
     mark_used(session, account_id, used)
     return tally
 

@@ -13,7 +13,7 @@ assessment of a hundred thousand assets costs a handful of statements.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
@@ -76,21 +76,23 @@ class StoredCounts:
     assets: int     # assets updated
 
 
-def _incoming_row(recommendation: Recommendation) -> tuple:
-    row = recommendation.sixr_row()
-    return (recommendation.asset_id, row["primary_recommendation"], row["confidence_score"],
-            row["rationale"], recommendation.complexity_score, recommendation.risk_score,
-            False, *(dumps(row[c]) for c in _JSON_COLUMNS))
+def prepared(recommendations: Iterable[Recommendation]) -> list[tuple]:
+    """The recommendations as rows for `store_recommendations` (pure Python: the flow
+    prepares the next batch on another thread while this one is written)."""
+    return [(rec.asset_id, row["primary_recommendation"], row["confidence_score"],
+             row["rationale"], rec.complexity_score, rec.risk_score, False,
+             *(dumps(row[c]) for c in _JSON_COLUMNS))
+            for rec in recommendations for row in (rec.sixr_row(),)]
 
 
 def store_recommendations(session: Session, account_id: uuid.UUID, engagement_id: uuid.UUID,
-                          recommendations: Iterable[Recommendation]) -> StoredCounts:
-    """Replace the engine's analyses of these assets and update the assets; the session's
-    tenant must be `account_id`."""
+                          rows: Sequence[tuple]) -> StoredCounts:
+    """Write the engine's analyses (`prepared` rows) over its earlier ones for these assets
+    and update the assets; the session's tenant must be `account_id`."""
     scope = {"account": account_id, "engagement": engagement_id}
     with raw_cursor(session) as cursor:
         cursor.execute(_INCOMING)
-        copy_csv(cursor, "incoming_sixr", map(_incoming_row, recommendations))
+        copy_csv(cursor, "incoming_sixr", rows)
         cursor.execute(_MARK_OVERRIDDEN, scope)
         cursor.execute(_UPSERT, scope)
         analyses = cursor.rowcount
