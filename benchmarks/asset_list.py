@@ -28,16 +28,16 @@ import argparse
 import random
 import re
 import secrets
-import statistics
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from benchmarks.latency import RUNS, percentiles, timed
 from benchmarks.scratch import conninfo, scratch_database, server_url
 from portal import inventory
 from portal.db import TenantContext, app_role_url, make_engine, make_session_factory
@@ -46,7 +46,6 @@ from portal.models import Asset
 
 PAGE = 50
 DEPTH = 500      # pages
-RUNS = 50
 OTHER_ACCOUNTS = 3
 OTHER_ROWS = 50_000
 AUDIT_ROWS = 100_000
@@ -145,26 +144,6 @@ def timed_upsert(factory: sessionmaker[Session], account: uuid.UUID, engagement:
                                          import_id=data_import, discovery_flow_id=flow)
         session.commit()
         return time.perf_counter() - started, counts
-
-
-def percentiles(samples: list[float]) -> tuple[float, float]:
-    return statistics.median(samples), statistics.quantiles(samples, n=20)[18]
-
-
-def timed(factory: sessionmaker[Session], context: TenantContext,
-          read: Callable[[Session], object]) -> tuple[float, float]:
-    """p50 and p95 (ms) of `read` over RUNS runs, each in its own transaction with the
-    tenant settings applied first (as in a request), after one warm-up run."""
-    samples = []
-    for run in range(RUNS + 1):
-        with factory(info={"tenant": context}) as session:
-            session.connection()  # begins the transaction: the tenant hook runs here
-            started = time.perf_counter()
-            read(session)
-            if run:
-                samples.append((time.perf_counter() - started) * 1000)
-            session.rollback()
-    return percentiles(samples)
 
 
 def cursor_at_page(session: Session, account: uuid.UUID, engagement: uuid.UUID,

@@ -21,19 +21,16 @@ of the deep keyset query.  The scratch database is dropped at the end, also on e
 from __future__ import annotations
 
 import os
-import secrets
-import statistics
 import time
 import uuid
-from collections.abc import Callable
 from datetime import date, datetime, timedelta, timezone
 
 import psycopg
 from sqlalchemy import Select
-from sqlalchemy.engine import make_url
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
-from portal import migrate
+from benchmarks.latency import RUNS, timed
+from benchmarks.scratch import conninfo, scratch_database, server_url
 from portal.audit import AuditFilter, audit_page, audit_query, page_query
 from portal.db import TenantContext, app_role_url, make_engine, make_session_factory
 
@@ -42,7 +39,6 @@ ACCOUNTS = 20
 USERS_PER_ACCOUNT = 5
 PAGE = 50
 DEPTH = 200  # pages
-RUNS = 50
 DAYS = 365  # the entries span the last year
 
 # One statement, as superuser (bypasses RLS; portal_app cannot write the log at all).
@@ -90,28 +86,11 @@ FROM (
 """
 
 
-def _conninfo(url: str, database: str) -> str:
-    parsed = make_url(url).set(database=database, drivername="postgresql")
-    return parsed.render_as_string(hide_password=False)
-
-
-def create_scratch_database(server_url: str) -> tuple[str, str]:
-    name = f"portal_bench_audit_{secrets.token_hex(4)}"
-    with psycopg.connect(_conninfo(server_url, "postgres"), autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return name, make_url(server_url).set(database=name).render_as_string(hide_password=False)
-
-
-def drop_scratch_database(server_url: str, name: str) -> None:
-    with psycopg.connect(_conninfo(server_url, "postgres"), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 def fill_audit_log(admin_url: str, name: str, accounts: list[uuid.UUID],
                    users: list[uuid.UUID]) -> float:
     """Insert the entries (as superuser), then VACUUM ANALYZE; returns the seconds taken."""
     started = time.perf_counter()
-    with psycopg.connect(_conninfo(admin_url, name), autocommit=True) as conn:
+    with psycopg.connect(conninfo(admin_url, name), autocommit=True) as conn:
         conn.execute("SET synchronous_commit = off")
         conn.execute("SELECT setseed(0.42)")
         conn.execute(GENERATE, {"accounts": accounts, "users": users, "rows": ROWS,
@@ -119,23 +98,6 @@ def fill_audit_log(admin_url: str, name: str, accounts: list[uuid.UUID],
                                 "per_account": USERS_PER_ACCOUNT})
         conn.execute("VACUUM (ANALYZE) audit_log")
     return time.perf_counter() - started
-
-
-def timed(factory: sessionmaker[Session], context: TenantContext,
-          read: Callable[[Session], object]) -> tuple[float, float]:
-    """p50 and p95 (ms) of `read` over RUNS runs, each in its own transaction with the
-    tenant settings applied first (as in a request), after one warm-up run."""
-    samples = []
-    for run in range(RUNS + 1):
-        with factory(info={"tenant": context}) as session:
-            session.connection()  # begins the transaction: the tenant hook runs here
-            started = time.perf_counter()
-            read(session)
-            if run:
-                samples.append((time.perf_counter() - started) * 1000)
-            session.rollback()
-    cuts = statistics.quantiles(samples, n=20)
-    return statistics.median(samples), cuts[18]
 
 
 def cursor_after_pages(session: Session, account_id: uuid.UUID, pages: int) -> str:
@@ -204,21 +166,16 @@ def measure(app_url: str, accounts: list[uuid.UUID], users: list[uuid.UUID]) -> 
 
 
 def main() -> None:
-    server_url = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
     app_password = os.environ.get("PORTAL_APP_DB_PASSWORD") or None
-    name, url = create_scratch_database(server_url)
-    print(f"scratch database {name}")
-    try:
-        migrate.upgrade(url, app_password)
+    with scratch_database(server_url(), "portal_bench_audit", app_password) as (name, url):
+        print(f"scratch database {name}")
         accounts = [uuid.uuid4() for _ in range(ACCOUNTS)]
         users = [uuid.uuid4() for _ in range(ACCOUNTS * USERS_PER_ACCOUNT)]
         seconds = fill_audit_log(url, name, accounts, users)
         print(f"inserted {ROWS:,} audit entries over {ACCOUNTS} accounts and {DAYS} days, "
               f"vacuumed and analysed in {seconds:.1f} s (as of {date.today()})")
         measure(app_role_url(url, app_password), accounts, users)
-    finally:
-        drop_scratch_database(server_url, name)
-        print(f"dropped {name}")
+    print(f"dropped {name}")
 
 
 if __name__ == "__main__":

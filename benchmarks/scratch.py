@@ -30,9 +30,10 @@ def conninfo(url: str, database: str | None = None) -> str:
 
 
 @contextmanager
-def scratch_database(server: str, prefix: str) -> Iterator[tuple[str, str]]:
-    """(name, admin URL) of a new, migrated database named after `prefix`, dropped on
-    exit whatever happens."""
+def scratch_database(server: str, prefix: str,
+                     app_password: str | None = None) -> Iterator[tuple[str, str]]:
+    """(name, admin URL) of a new, migrated database named after `prefix` (the
+    application role gets `app_password`, if any), dropped on exit whatever happens."""
     from portal import migrate
 
     name = f"{prefix}_{secrets.token_hex(4)}"
@@ -40,7 +41,7 @@ def scratch_database(server: str, prefix: str) -> Iterator[tuple[str, str]]:
         conn.execute(f'CREATE DATABASE "{name}"')
     try:
         url = make_url(server).set(database=name).render_as_string(hide_password=False)
-        migrate.upgrade(url)
+        migrate.upgrade(url, app_password)
         yield name, url
     finally:
         with psycopg.connect(conninfo(server, "postgres"), autocommit=True) as conn:

@@ -17,15 +17,15 @@ from portal import crypto, embedded, migrate
 from portal.accounts import (account_by_slug, add_member, create_account, create_engagement,
                              create_user, user_by_email)
 from portal.config import Settings
-from portal.db import TenantContext, app_role_url, make_engine, make_session_factory, \
+from portal.db import app_role_url, make_engine, make_session_factory, \
     session_scope, set_tenant
 from portal.demo import load_demo, saved_logins
 from portal.discovery import learning
 from portal.discovery.field_mapping import suggest_field_mappings
 from portal.discovery.parsing import InventoryFileError, open_inventory
 from portal.errors import DomainError
+from portal.flows.unattended import OPERATOR  # whoever runs the CLI administers the platform
 
-OPERATOR = TenantContext(platform_admin=True)  # whoever runs the CLI administers the platform
 
 
 def _fail(message: str) -> None:

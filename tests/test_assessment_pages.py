@@ -167,5 +167,4 @@ def test_starting_an_assessment_saves_the_criteria(client, member, db_session, a
         MasterFlow.client_account_id == assessed[0].id, MasterFlow.flow_type == "assessment"))
     assert master.flow_config["scope"] == {"kind": "filter", "filter": {"environment": "dev"}}
     again = client.get("/sixr/assess")
-    assert 'value="aggressive" selected' in again.text or \
-        re.search(r'<option selected value="aggressive"', again.text)
+    assert '<option selected value="aggressive">' in again.text  # the saved criteria seed it

@@ -121,8 +121,8 @@ class Tally:
             self.severities[risk.get("severity")] += 1
         self.learned += rec.learned is not None
         self.riskiest.append((rec.risk_score, facts.name, facts.asset_id))
-        if len(self.riskiest) > 4 * TOP_RISKS:
-            self.riskiest = sorted(self.riskiest, key=lambda r: (-r[0], r[1]))[:TOP_RISKS]
+        if len(self.riskiest) > 4 * TOP_RISKS:  # keep the list short on the way
+            self.riskiest = self._top_risks()
 
     def results(self) -> dict:
         return {"assets_assessed": self.assets,
@@ -139,9 +139,12 @@ class Tally:
     def risk_assessment(self) -> dict:
         return {"by_severity": dict(sorted(self.severities.items())),
                 "factors": dict(self.risks.most_common()),
-                "riskiest_assets": [{"asset_id": i, "name": n, "risk_score": s} for s, n, i in
-                                    sorted(self.riskiest, key=lambda r: (-r[0], r[1]))
-                                    [:TOP_RISKS]]}
+                "riskiest_assets": [{"asset_id": i, "name": n, "risk_score": s}
+                                    for s, n, i in self._top_risks()]}
+
+    def _top_risks(self) -> list[tuple[int, str, str]]:
+        """The TOP_RISKS riskiest (score, name, id), highest first, ties by name."""
+        return sorted(self.riskiest, key=lambda r: (-r[0], r[1]))[:TOP_RISKS]
 
 
 def _recommended(session: Session, account_id, criteria: Criteria,

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
@@ -70,12 +69,6 @@ _UPDATE_ASSETS = """
       AND a.id = i.asset_id"""
 
 
-@dataclass(frozen=True)
-class StoredCounts:
-    analyses: int   # engine rows written
-    assets: int     # assets updated
-
-
 def prepared(recommendations: Iterable[Recommendation]) -> list[tuple]:
     """The recommendations as rows for `store_recommendations` (pure Python: the flow
     prepares the next batch on another thread while this one is written)."""
@@ -86,7 +79,7 @@ def prepared(recommendations: Iterable[Recommendation]) -> list[tuple]:
 
 
 def store_recommendations(session: Session, account_id: uuid.UUID, engagement_id: uuid.UUID,
-                          rows: Sequence[tuple]) -> StoredCounts:
+                          rows: Sequence[tuple]) -> None:
     """Write the engine's analyses (`prepared` rows) over its earlier ones for these assets
     and update the assets; the session's tenant must be `account_id`."""
     scope = {"account": account_id, "engagement": engagement_id}
@@ -95,9 +88,6 @@ def store_recommendations(session: Session, account_id: uuid.UUID, engagement_id
         copy_csv(cursor, "incoming_sixr", rows)
         cursor.execute(_MARK_OVERRIDDEN, scope)
         cursor.execute(_UPSERT, scope)
-        analyses = cursor.rowcount
         cursor.execute(_UPDATE_ASSETS, scope)
-        assets = cursor.rowcount
         cursor.execute("DROP TABLE incoming_sixr")
     session.expire_all()
-    return StoredCounts(analyses, assets)

@@ -10,7 +10,7 @@ from portal.db import TenantContext, session_scope, set_tenant
 from portal.errors import NotFound
 from portal.models import Engagement
 
-OPERATOR = TenantContext(platform_admin=True)
+OPERATOR = TenantContext(platform_admin=True)  # the command line's tenant context
 
 
 def tenant_by_slugs(factory: sessionmaker[Session], account_slug: str,

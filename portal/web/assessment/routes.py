@@ -35,8 +35,8 @@ def _scope() -> tuple[uuid.UUID, uuid.UUID]:
     return g.tenant.account.id, g.tenant.engagement.id
 
 
-def _filter_form() -> ResultFilterForm:
-    form = ResultFilterForm(formdata=request.args)
+def _checked(form: ResultFilterForm) -> ResultFilterForm:
+    """The form when its filters are usable; a DomainError saying why otherwise."""
     if not form.validate():
         raise DomainError("These filters cannot be used: "
                           + "; ".join(e for errors in form.errors.values() for e in errors))
@@ -50,7 +50,7 @@ def index():
     form = ResultFilterForm(formdata=request.args)
     problem, page = None, None
     try:
-        form = _filter_form()
+        _checked(form)
         page = results.result_page(db(), *_scope(), form.to_filter(), form.sort.data,
                                    bool(form.desc.data), form.page.data or 1)
     except DomainError as exc:
@@ -72,7 +72,7 @@ def index():
 def export(fmt: str):
     if fmt not in ("csv", "xlsx"):
         abort(404)
-    form = _filter_form()
+    form = _checked(ResultFilterForm(formdata=request.args))
     rows = results.export_rows(db(), *_scope(), form.to_filter(), form.sort.data,
                                bool(form.desc.data))
     name = download_name("6r-results", fmt)
