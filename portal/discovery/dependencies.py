@@ -14,6 +14,15 @@ reference with a port ("db01:5432") resolves its host part and keeps the port on
 When two assets claim the same identifier the first one keeps it.  An asset depending on
 itself is no edge.
 
+How a million assets fit in a few hundred megabytes: the assets are streamed four times
+and never held.  The first pass notes every identifier the references could ask for, the
+second indexes only those (references name a fraction of an inventory's identifiers), the
+third resolves the references into edges between integer node ids, the fourth picks up
+the names.  The graph is held in flat arrays (`_Graph`; a networkx graph costs some 400
+bytes a node): networkx's union-find reads the move groups from its edges, and networkx
+finds the cycles in its cyclic core, the small part that is left once the assets with no
+dependency or no dependent left are peeled away.
+
 `graph_svg` draws the result as a static SVG (no script, no style attributes: presentation
 attributes and class names only, so the strict CSP allows it inline).
 """
@@ -23,7 +32,8 @@ import heapq
 import html
 import math
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from array import array
+from collections.abc import Callable, Collection, Container, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 import networkx as nx
@@ -47,7 +57,7 @@ class DependencyResult:
     """What `analyse_dependencies` returns; keys are the assets' `key` values."""
     edges: list[tuple[str, str, dict]]          # (src, dst, {"ports": [...], "via": ...}),
                                                 # attributes read-only (often shared)
-    per_asset: Mapping[str, dict]               # key -> {"name", "depends_on",
+    per_asset: PerAsset                         # key -> {"name", "depends_on",
                                                 #   "depended_on_by", "group"}
     groups: list[list[str]]                     # move groups (size >= 2), largest first
     cycles: list[list[str]]                     # each starts at its smallest key
@@ -69,6 +79,9 @@ class DependencyResult:
 # Resolving references
 
 _PORT_SUFFIX = re.compile(r"^([^:]+):(\d{1,5})$")
+NAME, FQDN, HOST, IP = "name", "fqdn", "host", "ip"   # the kinds of identifier
+# Looks a folded identifier of a kind up: the key of the asset it names, or None.
+Find = Callable[[str, str], str | None]
 
 
 def _fold(text: str) -> str:
@@ -80,67 +93,95 @@ def _fold(text: str) -> str:
     return folded.rstrip(".")
 
 
-class _Resolver:
-    """Finds the asset a free-text reference names."""
+def _lookup(text: str, find: Find) -> str | None:
+    folded = _fold(text)
+    found = find(NAME, folded) or find(FQDN, folded) or find(HOST, folded)
+    if found:
+        return found
+    address = fields.parse_ip(folded)
+    if address:
+        return find(IP, address)
+    if "." in folded:
+        return find(HOST, folded.split(".", 1)[0])
+    return None
 
-    def __init__(self, assets: Iterable[Mapping]) -> None:
-        self.by_name: dict[str, str] = {}
-        self.by_fqdn: dict[str, str] = {}
-        self.by_host: dict[str, str] = {}
-        self.by_ip: dict[str, str] = {}
+
+def _resolve(reference, find: Find) -> tuple[str | None, int | None]:
+    """(asset key or None, port or None) for one reference."""
+    text = str(reference).strip()
+    if not text:
+        return None, None
+    found = _lookup(text, find)
+    if found:
+        return found, None
+    with_port = _PORT_SUFFIX.match(text)
+    if with_port:
+        return _lookup(with_port.group(1), find), int(with_port.group(2))
+    return None, None
+
+
+def _references(asset: Mapping) -> Iterable:
+    references = asset.get("depends_on") or ()
+    return [references] if isinstance(references, str) else references
+
+
+def _asked_for(assets: Iterable[Mapping], connections: Iterable[Mapping]) -> set[str]:
+    """Every folded identifier that resolving the assets' references and the connections'
+    ends could look up: a lookup that finds nothing looks up all it can."""
+    asked: set[str] = set()
+
+    def note(kind: str, folded: str) -> None:
+        asked.add(folded)
+
+    for asset in assets:
+        for reference in _references(asset):
+            _resolve(reference, note)
+    for row in connections:
+        for end in (row.get("source"), row.get("target")):
+            if end:
+                _resolve(end, note)
+    return asked
+
+
+def _identifiers(asset: Mapping) -> Iterator[tuple[str, str]]:
+    """(kind, folded identifier) for each identifier the asset claims, in claiming order."""
+    key = asset["key"]
+    for value in (key, asset.get("name")):
+        if isinstance(value, str) and value.strip():
+            folded = _fold(value)
+            yield NAME, key if folded == key else folded  # a key is usually its folded form
+    for kind, value in ((FQDN, asset.get("fqdn")), (HOST, asset.get("hostname"))):
+        if isinstance(value, str) and value.strip():
+            folded = _fold(value)
+            yield kind, folded
+            yield HOST, folded.split(".", 1)[0]
+    address = asset.get("ip_address")
+    if isinstance(address, str):
+        normalised = fields.parse_ip(address)
+        if normalised:
+            yield IP, normalised
+
+
+class _Resolver:
+    """Finds the asset a free-text reference names.  Indexes only the identifiers in
+    `wanted` (from `_asked_for`): every lookup then finds what a full index would, and
+    the first asset claiming an identifier still keeps it."""
+
+    def __init__(self, assets: Iterable[Mapping], wanted: Container[str]) -> None:
+        self.tables: dict[str, dict[str, str]] = {NAME: {}, FQDN: {}, HOST: {}, IP: {}}
         self.assets = 0
         for asset in assets:
-            self._index(asset)
+            for kind, folded in _identifiers(asset):
+                if folded in wanted:
+                    self.tables[kind].setdefault(folded, asset["key"])
             self.assets += 1
 
-    def _index(self, asset: Mapping) -> None:
-        key = asset["key"]
-        for value in (key, asset.get("name")):
-            if isinstance(value, str) and value.strip():
-                folded = _fold(value)
-                # A key is usually its own folded form: one string object for both.
-                self.by_name.setdefault(key if folded == key else folded, key)
-        fqdn = asset.get("fqdn")
-        if isinstance(fqdn, str) and fqdn.strip():
-            folded = _fold(fqdn)
-            self.by_fqdn.setdefault(folded, key)
-            self.by_host.setdefault(folded.split(".", 1)[0], key)
-        hostname = asset.get("hostname")
-        if isinstance(hostname, str) and hostname.strip():
-            folded = _fold(hostname)
-            self.by_host.setdefault(folded, key)
-            self.by_host.setdefault(folded.split(".", 1)[0], key)
-        address = asset.get("ip_address")
-        if isinstance(address, str):
-            normalised = fields.parse_ip(address)
-            if normalised:
-                self.by_ip.setdefault(normalised, key)
+    def find(self, kind: str, folded: str) -> str | None:
+        return self.tables[kind].get(folded)
 
-    def _lookup(self, text: str) -> str | None:
-        folded = _fold(text)
-        found = (self.by_name.get(folded) or self.by_fqdn.get(folded)
-                 or self.by_host.get(folded))
-        if found:
-            return found
-        address = fields.parse_ip(folded)
-        if address:
-            return self.by_ip.get(address)
-        if "." in folded:
-            return self.by_host.get(folded.split(".", 1)[0])
-        return None
-
-    def resolve(self, reference: str) -> tuple[str | None, int | None]:
+    def resolve(self, reference) -> tuple[str | None, int | None]:
         """(asset key or None, port or None) for one reference."""
-        text = str(reference).strip()
-        if not text:
-            return None, None
-        found = self._lookup(text)
-        if found:
-            return found, None
-        with_port = _PORT_SUFFIX.match(text)
-        if with_port:
-            return self._lookup(with_port.group(1)), int(with_port.group(2))
-        return None, None
+        return _resolve(reference, self.find)
 
 
 def _port(value) -> int | None:
@@ -163,25 +204,36 @@ PLAIN_EDGE = {"ports": [], "via": VIA_DEPENDS_ON}
 
 
 class _Edges:
-    """Edges with their ports and origin, and the references that found no asset."""
+    """Edges with their ports and origin, and the references that found no asset.  Each
+    asset with an edge is a node, numbered in first-seen order: `keys[node]` is its key."""
 
     def __init__(self) -> None:
-        self.attrs: dict[tuple[str, str], dict] = {}
+        self.nodes: dict[str, int] = {}
+        self.keys: list[str] = []
+        self.attrs: dict[tuple[int, int], dict] = {}  # (src node, dst node) -> attributes
         self.unresolved: dict[tuple[str | None, str], None] = {}  # ordered set
+
+    def _node(self, key: str) -> int:
+        node = self.nodes.get(key)
+        if node is None:
+            node = self.nodes[key] = len(self.keys)
+            self.keys.append(key)
+        return node
 
     def add(self, src: str, dst: str, port: int | None, via: str) -> None:
         if src == dst:
             return
-        attrs = self.attrs.get((src, dst))
+        pair = (self._node(src), self._node(dst))
+        attrs = self.attrs.get(pair)
         if attrs is None:
             if port is None and via == VIA_DEPENDS_ON:
-                self.attrs[(src, dst)] = PLAIN_EDGE
+                self.attrs[pair] = PLAIN_EDGE
                 return
-            attrs = self.attrs[(src, dst)] = {"ports": [], "via": via}
+            attrs = self.attrs[pair] = {"ports": [], "via": via}
         elif attrs is PLAIN_EDGE:
             if port is None:
                 return
-            attrs = self.attrs[(src, dst)] = {"ports": [], "via": VIA_DEPENDS_ON}
+            attrs = self.attrs[pair] = {"ports": [], "via": VIA_DEPENDS_ON}
         elif via == VIA_DEPENDS_ON:
             attrs["via"] = via  # declared beats observed
         if port is not None and port not in attrs["ports"]:
@@ -193,15 +245,13 @@ class _Edges:
 
     def listed(self) -> list[tuple[str, str, dict]]:
         """Edges in the order they were first seen (attributes read-only)."""
-        return [(src, dst, attrs) for (src, dst), attrs in self.attrs.items()]
+        keys = self.keys
+        return [(keys[src], keys[dst], attrs) for (src, dst), attrs in self.attrs.items()]
 
 
 def _declared_edges(assets: Iterable[Mapping], resolver: _Resolver, edges: _Edges) -> None:
     for asset in assets:
-        references = asset.get("depends_on") or ()
-        if isinstance(references, str):
-            references = [references]
-        for reference in references:
+        for reference in _references(asset):
             target, port = resolver.resolve(reference)
             if target is None:
                 edges.miss(asset["key"], reference)
@@ -226,17 +276,110 @@ def _connection_edges(connections: Iterable[Mapping], resolver: _Resolver,
 
 
 # ---------------------------------------------------------------------------------------
+# The graph
+
+_NODE_ID = "i"   # array typecode of node ids and offsets (32 bits: two billion of each)
+
+
+def _flat_adjacency(nodes: int, pairs: Collection[tuple[int, int]],
+                    reverse: bool = False) -> tuple[array, array]:
+    """(start, neighbours): node n's neighbours along `pairs` (src, dst), or against them
+    when `reverse`, are neighbours[start[n]:start[n + 1]], in the pairs' order."""
+    near, far = (1, 0) if reverse else (0, 1)
+    start = array(_NODE_ID, [0]) * (nodes + 1)
+    for pair in pairs:
+        start[pair[near] + 1] += 1
+    for node in range(nodes):
+        start[node + 1] += start[node]
+    free = start[:-1]    # each node's next free slot
+    neighbours = array(_NODE_ID, [0]) * len(pairs)
+    for pair in pairs:
+        node = pair[near]
+        neighbours[free[node]] = pair[far]
+        free[node] += 1
+    return start, neighbours
+
+
+class _Graph:
+    """The dependency graph on the edges' integer nodes, in flat arrays: `successors(n)`
+    are node n's dependencies and `predecessors(n)` its dependents, in first-seen order."""
+
+    def __init__(self, edges: _Edges) -> None:
+        self.keys, self.nodes, self.pairs = edges.keys, edges.nodes, edges.attrs.keys()
+        self._out_start, self._out = _flat_adjacency(len(self.keys), self.pairs)
+        self._in_start, self._in = _flat_adjacency(len(self.keys), self.pairs, reverse=True)
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def successors(self, node: int) -> array:
+        return self._out[self._out_start[node]:self._out_start[node + 1]]
+
+    def predecessors(self, node: int) -> array:
+        return self._in[self._in_start[node]:self._in_start[node + 1]]
+
+    def out_degree(self, node: int) -> int:
+        return self._out_start[node + 1] - self._out_start[node]
+
+    def in_degree(self, node: int) -> int:
+        return self._in_start[node + 1] - self._in_start[node]
+
+    def sorted_keys(self, nodes: Iterable[int]) -> list[str]:
+        return sorted(self.keys[node] for node in nodes)
+
+
+# ---------------------------------------------------------------------------------------
 # Reading the graph
 
 
-def _components(graph: nx.DiGraph, assets: int) -> tuple[list[list[str]], int]:
-    """Move groups (components of two or more, largest first, then by first key) and the
-    number of the `assets` that stand alone (the graph holds only assets with edges)."""
-    groups = [sorted(component) for component in nx.weakly_connected_components(graph)
-              if len(component) > 1]
-    groups.sort(key=lambda group: (-len(group), group[0]))
-    alone = assets - sum(len(group) for group in groups)
-    return groups, alone
+def _components(graph: _Graph, assets: int) -> tuple[list[list[str]], array, int]:
+    """Move groups (the weakly connected components, largest first, then by first key;
+    each node has an edge to another, so each has two or more), each node's group number,
+    and the number of the `assets` that stand alone (the graph holds only assets with
+    edges)."""
+    partition = nx.utils.UnionFind()
+    for src, dst in graph.pairs:
+        partition.union(src, dst)
+    members: dict[int, list[str]] = {}  # a component's root -> its keys
+    for node, key in enumerate(graph.keys):
+        members.setdefault(partition[node], []).append(key)
+    del partition
+    for group in members.values():
+        group.sort()
+    groups = sorted(members.values(), key=lambda group: (-len(group), group[0]))
+    del members
+    group_of = array(_NODE_ID, [0]) * len(graph)
+    for number, group in enumerate(groups):
+        for key in group:
+            group_of[graph.nodes[key]] = number
+    return groups, group_of, assets - len(graph)
+
+
+def _cyclic_core(graph: _Graph) -> nx.DiGraph:
+    """The part of the graph every cycle lies in, as a networkx graph: what is left once
+    the nodes with no dependency or no dependent left are peeled away one by one.  Its
+    edges keep their first-seen order."""
+    out_left = array(_NODE_ID, map(graph.out_degree, range(len(graph))))
+    in_left = array(_NODE_ID, map(graph.in_degree, range(len(graph))))
+    peeled = bytearray(len(graph))
+    peelable = [node for node in range(len(graph)) if not out_left[node] or not in_left[node]]
+    while peelable:
+        node = peelable.pop()
+        if peeled[node]:
+            continue
+        peeled[node] = 1
+        for successor in graph.successors(node):
+            in_left[successor] -= 1
+            if not in_left[successor]:
+                peelable.append(successor)
+        for predecessor in graph.predecessors(node):
+            out_left[predecessor] -= 1
+            if not out_left[predecessor]:
+                peelable.append(predecessor)
+    core = nx.DiGraph()
+    core.add_edges_from((graph.keys[src], graph.keys[dst]) for src, dst in graph.pairs
+                        if not peeled[src] and not peeled[dst])
+    return core
 
 
 def _rotated(cycle: list[str]) -> list[str]:
@@ -294,9 +437,10 @@ def _cycles(graph: nx.DiGraph,
     return cycles, len(knots)
 
 
-def _most_depended_on(graph: nx.DiGraph) -> list[tuple[str, int]]:
-    ranked = heapq.nsmallest(TOP_DEPENDED_ON, ((-degree, key) for key, degree
-                                               in graph.in_degree() if degree > 0))
+def _most_depended_on(graph: _Graph) -> list[tuple[str, int]]:
+    degrees = ((graph.in_degree(node), key) for node, key in enumerate(graph.keys))
+    ranked = heapq.nsmallest(TOP_DEPENDED_ON, ((-degree, key) for degree, key in degrees
+                                               if degree > 0))
     return [(key, -negative) for negative, key in ranked]
 
 
@@ -305,24 +449,29 @@ class PerAsset(Mapping[str, dict]):
     graph, each entry built when asked for: a million assets' entries would cost more
     memory than the graph itself, and the flow reads each once."""
 
-    def __init__(self, graph: nx.DiGraph, groups: list[list[str]]) -> None:
+    def __init__(self, graph: _Graph, group_of: array) -> None:
         self.graph = graph
-        self.group_of = {key: number for number, group in enumerate(groups) for key in group}
+        self.group_of = group_of
         self.names: dict[str, str] = {}  # only the names that differ from their key
 
     def __getitem__(self, key: str) -> dict:
-        if key not in self.graph:
-            raise KeyError(key)
+        node = self.graph.nodes[key]
         return {"name": self.names.get(key, key),
-                "depends_on": sorted(self.graph.successors(key)),
-                "depended_on_by": sorted(self.graph.predecessors(key)),
-                "group": self.group_of.get(key)}
+                "depends_on": self.graph.sorted_keys(self.graph.successors(node)),
+                "depended_on_by": self.graph.sorted_keys(self.graph.predecessors(node)),
+                "group": self.group_of[node]}
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self.graph)
+        return iter(self.graph.keys)
 
     def __len__(self) -> int:
-        return self.graph.number_of_nodes()
+        return len(self.graph)
+
+    def name_of(self, key: str) -> str:
+        """The asset's name (what `self[key]["name"]` says, without listing neighbours)."""
+        if key not in self.graph.nodes:
+            raise KeyError(key)
+        return self.names.get(key, key)
 
 
 def analyse_dependencies(assets: Iterable[Mapping],
@@ -336,31 +485,32 @@ def analyse_dependencies(assets: Iterable[Mapping],
     stands for any other); `per_asset[key]["group"]` is the index of its move group in
     `groups`.
 
-    `assets` is read three times (identifiers, references, names), so it may be a view
-    that streams them from storage each time: only the identifiers index and the graph of
-    the assets that have dependencies are held, never every asset.
+    `assets` is read four times (see the module docstring), so it may be a view that
+    streams them from storage each time: only the identifiers the references ask for and
+    the graph of the assets that have dependencies are held, never every asset.
     """
+    connections = list(connections)  # read twice
     with collector_paused():
-        resolver = _Resolver(assets)
+        resolver = _Resolver(assets, _asked_for(assets, connections))
         edges = _Edges()
         _declared_edges(assets, resolver, edges)
         _connection_edges(connections, resolver, edges)
         count = resolver.assets
-        del resolver  # the largest structure: gone before the graph is built
-        graph = nx.DiGraph()
-        graph.add_edges_from(edges.attrs)
-        groups, alone = _components(graph, count)
-        cycles, knots = _cycles(graph, graph.succ)
-        per_asset = PerAsset(graph, groups)
+        del resolver  # gone before the graph is read
+        graph = _Graph(edges)
+        groups, group_of, alone = _components(graph, count)
+        core = _cyclic_core(graph)
+        cycles, knots = _cycles(core, core.succ)
+        per_asset = PerAsset(graph, group_of)
         for asset in assets:  # names that differ from their key (the last asset's wins)
             key, name = asset["key"], asset.get("name")
-            if key in graph:
+            if key in graph.nodes:
                 if name and name != key:
                     per_asset.names[key] = name
                 else:
                     per_asset.names.pop(key, None)
     stats = {
-        "assets": count, "edges": graph.number_of_edges(),
+        "assets": count, "edges": len(edges.attrs),
         "groups": len(groups), "largest_group": len(groups[0]) if groups else 0,
         "cycles": len(cycles), "cyclic_groups": knots,
         "cycles_truncated": len(cycles) >= CYCLES_LISTED,

@@ -190,7 +190,7 @@ def dependency_analysis(ctx: PhaseContext) -> dict:
     keys = (key for (key,) in stream_records(ctx.session, ctx.account_id, ctx.flow_id,
                                              "asset_key", "asset_key IS NOT NULL"))
     store_dependencies(ctx.session, ctx.account_id, ctx.engagement_id, (
-        (key, [{"key": upstream, "target": result.per_asset[upstream]["name"]}
+        (key, [{"key": upstream, "target": result.per_asset.name_of(upstream)}
                for upstream in result.per_asset.get(key, NO_DEPENDENCIES)["depends_on"]])
         for key in keys))
     summary = {"stats": result.stats, "groups": result.groups[:20], "svg": graph_svg(result),

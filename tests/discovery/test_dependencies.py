@@ -73,6 +73,28 @@ def test_cycles_are_found_and_start_at_their_smallest_key():
     assert result.stats["cycles"] == 2 and result.stats["cyclic_groups"] == 2
 
 
+def test_cycles_behind_chains_and_between_knots_are_each_found():
+    assets = [asset("entry", ["a"]), asset("a", ["b"]), asset("b", ["c"]),  # chain into a knot
+              asset("c", ["a", "exit"]), asset("exit", ["d"]),             # knot to knot
+              asset("d", ["e"]), asset("e", ["d", "sink"]), asset("sink"),  # knot to a sink
+              asset("f", ["g"]), asset("g", ["f", "c"])]                   # knot into a knot
+    result = analyse_dependencies(assets)
+    assert result.cycles == [["d", "e"], ["f", "g"], ["a", "b", "c"]]
+    assert result.stats["cyclic_groups"] == 3
+    assert result.groups == [["a", "b", "c", "d", "e", "entry", "exit", "f", "g", "sink"]]
+
+
+def test_assets_are_streamed_not_held():
+    """`assets` may be a view that reads them again on each pass (as the flow's does)."""
+    class Stream:
+        def __iter__(self):
+            yield from (asset("web", ["DB:5432"]), asset("db", name="Database"))
+
+    result = analyse_dependencies(Stream())
+    assert result.edges == [("web", "db", {"ports": [5432], "via": VIA_DEPENDS_ON})]
+    assert result.per_asset.name_of("db") == "Database" == result.per_asset["db"]["name"]
+
+
 def test_most_depended_on_ranks_by_in_degree_then_key():
     assets = [asset(f"app{i}", ["db", "auth"] if i < 3 else ["auth"]) for i in range(5)]
     assets += [asset("db"), asset("auth"), asset("idle")]
