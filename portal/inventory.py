@@ -307,6 +307,13 @@ def _update_by_key(session: Session, account_id: uuid.UUID, engagement_id: uuid.
     return changed
 
 
+def refresh_inventory_statistics(session: Session) -> None:
+    """Bring the planner's statistics of the asset table up to date (ANALYZE, as the
+    table's owner, in the session's transaction): after a bulk write the table has none
+    until autovacuum comes round, and set-based writes planned on none can take hours."""
+    session.execute(text("SELECT refresh_inventory_statistics()"))
+
+
 def store_dependencies(session: Session, account_id: uuid.UUID, engagement_id: uuid.UUID,
                        dependencies: Iterable[tuple[str, list[dict[str, Any]]]]) -> int:
     """Replace the dependencies of the engagement's assets, given as (asset_key, entries)

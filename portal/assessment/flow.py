@@ -9,9 +9,10 @@ Phases (each one job and one transaction on the flow engine, see portal.flows.en
   with; both land on the child row (`asset_scope`, `assessment_criteria`).
 - `sixr_analysis`: the engine over every asset, in batches, with what consultants'
   overrides taught it; recommendations stored (portal.assessment.store); the flow's
-  `assessment_results` (distribution, confidence, effort, cost) and `risk_assessment`.
-- `applications`: the assets of each application as a group; the child's
-  `recommendations["applications"]`.  A quick assessment skips it.
+  `assessment_results` (distribution, confidence, effort, cost) and `risk_assessment`; and,
+  as the assets come application by application, each application's treatment for its
+  assets as a group (the child's `recommendations["applications"]`; a quick assessment
+  skips them).
 
 Flow config: {"scope": {...}, "assessment_type": ..., "criteria": {...}}.
 """
@@ -19,21 +20,21 @@ from __future__ import annotations
 
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from collections.abc import Callable, Iterator, Mapping
-from itertools import groupby
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from portal.assessment.criteria import ASSESSMENT_TYPES
-from portal.assessment.scope import (count_in_scope, engagement_graph, facts_in_scope,
-                                     parse_scope)
+from portal.assessment.scope import count_in_scope, facts_in_scope, parse_scope
 from portal.assessment.overrides import learned_choices, mark_used
 from portal.assessment.criteria import Criteria
 from portal.assessment.facts import AssetFacts, similarity_key
 from portal.assessment.sixr import Recommendation, recommend, recommend_application
-from portal.assessment.store import prepared, store_recommendations
+from portal.assessment.store import (PreparedBatch, Preparer, overridden_assets,
+                                     store_recommendations)
 from portal.errors import DomainError
+from portal.inventory import refresh_inventory_statistics
 from portal.flows.engine import FlowType, Phase, PhaseContext, register_flow_type
 from portal.models import STRATEGIES, AssessmentFlow, ClientAccount, Engagement
 
@@ -80,6 +81,7 @@ def scope(ctx: PhaseContext) -> dict:
                                 ctx.config.get("criteria"), kind)
     except ValueError as exc:
         raise DomainError(str(exc)) from None
+    refresh_inventory_statistics(ctx.session)  # the analysis writes to every asset in scope
     count = count_in_scope(ctx.session, ctx.account_id, ctx.engagement_id, chosen)
     if not count:
         raise DomainError("there are no assets in this scope: run a discovery flow first, "
@@ -91,9 +93,15 @@ def scope(ctx: PhaseContext) -> dict:
 
 
 class Tally:
-    """What the flow row says of a run: distribution, confidence, effort, cost, risks."""
+    """What the flow row says of a run: distribution, confidence, effort, cost, risks and,
+    with `group_applications`, each application's verdict (the assets must then come
+    application by application)."""
 
-    def __init__(self) -> None:
+    def __init__(self, group_applications: bool = False) -> None:
+        self.group_applications = group_applications
+        self.applications: list[dict] = []
+        self.application: str | None = None
+        self.members: list[tuple[AssetFacts, Recommendation]] = []
         self.assets = 0
         self.distribution: Counter = Counter()
         self.confidence = 0.0
@@ -123,6 +131,21 @@ class Tally:
         self.riskiest.append((rec.risk_score, facts.name, facts.asset_id))
         if len(self.riskiest) > 4 * TOP_RISKS:  # keep the list short on the way
             self.riskiest = self._top_risks()
+        if self.group_applications and facts.application is not None:
+            if facts.application != self.application:
+                self._close_application()
+                self.application = facts.application
+            self.members.append((facts, rec))
+
+    def _close_application(self) -> None:
+        if self.members:
+            self.applications.append(_application_verdict(self.application, self.members))
+            self.members = []
+
+    def application_verdicts(self) -> list[dict]:
+        """Every application's verdict, in name order (once every asset is added)."""
+        self._close_application()
+        return self.applications
 
     def results(self) -> dict:
         return {"assets_assessed": self.assets,
@@ -147,28 +170,22 @@ class Tally:
         return sorted(self.riskiest, key=lambda r: (-r[0], r[1]))[:TOP_RISKS]
 
 
-def _recommended(session: Session, account_id, criteria: Criteria,
-                 batches: Iterator[list[AssetFacts]]
-                 ) -> Iterator[list[tuple[AssetFacts, Recommendation]]]:
-    learned = learned_choices(session, account_id)
-    for batch in batches:
-        yield [(facts, recommend(facts, criteria, learned)) for facts in batch]
-
-
 def analyse(session: Session, account_id, engagement_id, asset_scope: Mapping[str, Any],
-            criteria: Criteria, report_progress: Callable[[float], None] | None = None
-            ) -> Tally:
+            criteria: Criteria, report_progress: Callable[[float], None] | None = None,
+            group_applications: bool = True) -> Tally:
     """Recommend and store a strategy for every asset in scope, in batches (one statement
-    set per batch); returns the tally.  The session's tenant must be `account_id`.
+    set per batch); returns the tally (with application verdicts when
+    `group_applications`).  The session's tenant must be `account_id`.
 
     The engine and the serialisation of batch k run on a helper thread while batch k-1 is
     written (the database works while Python thinks); reading facts and writing stay on
     this thread, the session's."""
     total = asset_scope.get("asset_count") or 1
-    tally, used = Tally(), set()
+    tally, used = Tally(group_applications), set()
     learned = learned_choices(session, account_id)
+    preparer = Preparer(overridden_assets(session, account_id))
 
-    def prepare(batch: list[AssetFacts]) -> list[tuple]:
+    def prepare(batch: list[AssetFacts]) -> PreparedBatch:
         recommendations = []
         for facts in batch:
             rec = recommend(facts, criteria, learned)
@@ -176,10 +193,10 @@ def analyse(session: Session, account_id, engagement_id, asset_scope: Mapping[st
             if rec.learned is not None:
                 used.add(similarity_key(facts))
             recommendations.append(rec)
-        return prepared(recommendations)
+        return preparer.prepared(recommendations)
 
-    def write(rows: list[tuple]) -> None:
-        store_recommendations(session, account_id, engagement_id, rows)
+    def write(prepared_batch: PreparedBatch) -> None:
+        store_recommendations(session, account_id, engagement_id, prepared_batch)
         if report_progress:
             report_progress(tally.assets / total)
 
@@ -197,13 +214,22 @@ def analyse(session: Session, account_id, engagement_id, asset_scope: Mapping[st
 
 
 def sixr_analysis(ctx: PhaseContext) -> dict:
+    quick = ctx.child.assessment_type == "quick"
     tally = analyse(ctx.session, ctx.account_id, ctx.engagement_id, ctx.child.asset_scope,
-                    _criteria(ctx), ctx.report_progress)
+                    _criteria(ctx), ctx.report_progress, group_applications=not quick)
     results = tally.results()
     ctx.child.assessment_results = results
     ctx.child.risk_assessment = tally.risk_assessment()
+    if quick:
+        applications = {"skipped": "a quick assessment does not group applications"}
+    else:
+        verdicts = tally.application_verdicts()
+        ctx.child.recommendations = {"applications": verdicts[:APPLICATIONS_KEPT],
+                                     "count": len(verdicts)}
+        applications = {"applications": len(verdicts),
+                        "distribution": dict(Counter(v["primary"] for v in verdicts))}
     return {"rows": tally.assets, "distribution": results["distribution"],
-            "mean_confidence": results["mean_confidence"]}
+            "mean_confidence": results["mean_confidence"], "applications": applications}
 
 
 def _application_verdict(name: str, members: list[tuple[AssetFacts, Recommendation]]) -> dict:
@@ -217,26 +243,9 @@ def _application_verdict(name: str, members: list[tuple[AssetFacts, Recommendati
             "target_monthly": verdict.target_monthly, "rationale": verdict.rationale}
 
 
-def applications(ctx: PhaseContext) -> dict:
-    if ctx.child.assessment_type == "quick":
-        return {"skipped": "a quick assessment does not group applications"}
-    graph = engagement_graph(ctx.session, ctx.account_id, ctx.engagement_id)
-    batches = facts_in_scope(ctx.session, ctx.account_id, ctx.engagement_id,
-                             ctx.child.asset_scope, graph, with_application=True)
-    pairs = (pair for batch in _recommended(ctx.session, ctx.account_id, _criteria(ctx), batches)
-             for pair in batch)
-    verdicts = [_application_verdict(name, list(members)) for name, members in
-                groupby(pairs, key=lambda pair: pair[0].application)]
-    ctx.child.recommendations = {"applications": verdicts[:APPLICATIONS_KEPT],
-                                 "count": len(verdicts)}
-    return {"applications": len(verdicts),
-            "distribution": dict(Counter(v["primary"] for v in verdicts))}
-
-
 ASSESSMENT = register_flow_type(FlowType(
     name="assessment", child_model=AssessmentFlow,
     phases=(
         Phase("scope", scope, "Scope and criteria"),
         Phase("sixr_analysis", sixr_analysis, "6R analysis"),
-        Phase("applications", applications, "Applications"),
     )))

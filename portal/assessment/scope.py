@@ -189,18 +189,14 @@ def facts_of(row, graph: Graph) -> AssetFacts:
 
 
 def facts_in_scope(session: Session, account_id: uuid.UUID, engagement_id: uuid.UUID,
-                   scope: Mapping[str, Any], graph: Graph | None = None, *,
-                   with_application: bool = False) -> Iterator[list[AssetFacts]]:
-    """The scope's assets as facts, in batches, in a stable order (by natural key); with
-    `with_application`, only those of an application, grouped by it."""
+                   scope: Mapping[str, Any],
+                   graph: Graph | None = None) -> Iterator[list[AssetFacts]]:
+    """The scope's assets as facts, in batches, application by application (by name, the
+    assets of none last), each application's by natural key."""
     graph = graph or engagement_graph(session, account_id, engagement_id)
-    conditions = scope_conditions(account_id, engagement_id, scope)
-    order = [Asset.asset_key]
-    if with_application:
-        conditions.append(Asset.application.is_not(None))
-        order.insert(0, Asset.application)
-    result = session.execute(select(*_COLUMNS).where(*conditions).order_by(*order)
-                             .execution_options(yield_per=BATCH))
+    result = session.execute(
+        select(*_COLUMNS).where(*scope_conditions(account_id, engagement_id, scope))
+        .order_by(Asset.application, Asset.asset_key).execution_options(yield_per=BATCH))
     for rows in result.partitions():
         yield [facts_of(row, graph) for row in rows]
 

@@ -15,7 +15,7 @@ contributions too, so even new profiles are cheap.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from operator import attrgetter
 from typing import Any
@@ -74,6 +74,10 @@ class Recommendation:
     learned: Mapping[str, Any] | None
     business_impact: Mapping[str, Any] | None = None
     technical_considerations: Mapping[str, Any] | None = None
+    # What the decision was made from (situation, missing inputs, criteria, overrides
+    # applied): recommendations with equal bases share primary, confidence, scores,
+    # alternatives, contributions, missing inputs, rationale, risk factors and learning.
+    basis: tuple | None = field(default=None, compare=False, repr=False)
 
     def sixr_row(self) -> dict:
         """Values for the `sixr_analysis` columns, all JSON-able."""
@@ -163,7 +167,8 @@ def _learned_for(facts: AssetFacts,
 def _assess(facts: AssetFacts, criteria: Criteria,
             applied: tuple[str, int, tuple[str, str, str]] | None) -> tuple:
     """Everything of a Recommendation but the asset id, in field order: the decision
-    (memoised per situation) and the estimates for this asset's sizes."""
+    (memoised per situation), the estimates for this asset's sizes, and the decision's
+    basis."""
     situation = situation_of(facts)
     missing = _missing_inputs(facts, criteria)
     decision_key = (situation, missing, criteria, applied)
@@ -192,6 +197,7 @@ def _assess(facts: AssetFacts, criteria: Criteria,
                    os=" ".join(p for p in (facts.os_name, facts.os_version) if p) or None,
                    tech_debt_status=facts.tech_debt_status, depends_on=facts.depends_on_count,
                    in_cycle=facts.in_cycle, target=cost["target"]),
+        decision_key,
     )
 
 

@@ -28,7 +28,8 @@ from portal.discovery.tech_debt import TechDebtAssessor
 from portal.discovery.validation import RowValidator
 from portal.errors import DomainError
 from portal.flows.engine import FlowType, Phase, PhaseContext, register_flow_type
-from portal.inventory import store_dependencies, store_tech_debt, upsert_assets
+from portal.inventory import (refresh_inventory_statistics, store_dependencies,
+                              store_tech_debt, upsert_assets)
 from portal.models import ClientAccount, DiscoveryFlow
 
 NAME_FIELDS = ("name", "hostname", "fqdn")
@@ -148,6 +149,7 @@ def asset_inventory(ctx: PhaseContext) -> dict:
     counts = upsert_assets(ctx.session, ctx.account_id, ctx.engagement_id, records,
                            import_id=_import(ctx).id, discovery_flow_id=ctx.flow_id,
                            new_readiness=_tech_debt_readiness())
+    refresh_inventory_statistics(ctx.session)  # the next phases write by key
     return {"created": counts.created, "updated": counts.updated,
             "unchanged": counts.unchanged, "skipped": counts.skipped}
 

@@ -176,7 +176,7 @@ def test_scope_limits_what_is_assessed(flows, inventory):
                                                          "filter": {"os_name": "AIX"}},
                                assessment_type="quick")
     assert outcome == "completed" and child.asset_scope["asset_count"] == 1
-    assert "skipped" in flows.flow(inventory, child.flow_id)[0].checkpoint_data["applications"]
+    assert "skipped" in flows.flow(inventory, child.flow_id)[0].checkpoint_data["sixr_analysis"]["applications"]
 
 
 def test_nothing_to_assess_fails_with_a_clear_message(flows, tenant):
@@ -220,9 +220,17 @@ def test_the_audit_log_records_analyses_compactly_and_changes_only(flows, invent
     assert "analysis_criteria" not in inserted[0].new_values  # derived working, in the row
     # The assets' assessment columns are recorded by the analyses, not twice.
     assert len(entries("assets", "UPDATE")) == asset_updates
-    assess(flows, inventory)  # same answers: each update records only what changed
-    updated = entries("sixr_analysis", "UPDATE")
-    assert len(updated) == 9 and all(set(e.new_values) == {"analyzed_at"} for e in updated)
+    first = {name: row.analyzed_at for name, row in engine_rows(flows, inventory).items()}
+    assessed = {name: a.last_analyzed for name, a in assets(flows, inventory).items()}
+    assess(flows, inventory)  # same answers: no analysis is rewritten, the assets say when
+    assert entries("sixr_analysis", "UPDATE") == []
+    assert {n: r.analyzed_at for n, r in engine_rows(flows, inventory).items()} == first
+    assert all(a.last_analyzed > assessed[n] for n, a in assets(flows, inventory).items())
+    assess(flows, inventory, criteria={"risk_tolerance": "aggressive"})
+    updated = entries("sixr_analysis", "UPDATE")  # other answers: only what changed
+    assert updated and all("analyzed_at" in e.new_values and set(e.new_values) <= {
+        "analyzed_at", "rationale", "primary_recommendation", "confidence_score"}
+        for e in updated)
     _override(flows, inventory, "app-1", "retire")
     decision = [e for e in entries("sixr_analysis", "INSERT")
                 if e.new_values["analyzed_by"].startswith("user:")]
