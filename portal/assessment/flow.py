@@ -26,7 +26,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from portal.assessment.criteria import ASSESSMENT_TYPES
-from portal.assessment.scope import count_in_scope, facts_in_scope, parse_scope
+from portal.assessment.scope import (count_in_scope, engagement_graph, facts_of, parse_scope,
+                                     rows_in_scope)
 from portal.assessment.overrides import learned_choices, mark_used
 from portal.assessment.criteria import Criteria
 from portal.assessment.facts import AssetFacts, similarity_key
@@ -177,17 +178,20 @@ def analyse(session: Session, account_id, engagement_id, asset_scope: Mapping[st
     set per batch); returns the tally (with application verdicts when
     `group_applications`).  The session's tenant must be `account_id`.
 
-    The engine and the serialisation of batch k run on a helper thread while batch k-1 is
-    written (the database works while Python thinks); reading facts and writing stay on
-    this thread, the session's."""
+    Turning rows into facts, the engine and the serialisation of batch k run on a helper
+    thread while batch k-1 is written (the database works while Python thinks); reading
+    and writing stay on this thread, the session's."""
     total = asset_scope.get("asset_count") or 1
     tally, used = Tally(group_applications), set()
     learned = learned_choices(session, account_id)
     preparer = Preparer(overridden_assets(session, account_id))
 
-    def prepare(batch: list[AssetFacts]) -> PreparedBatch:
+    graph = engagement_graph(session, account_id, engagement_id)
+
+    def prepare(rows: list) -> PreparedBatch:
         recommendations = []
-        for facts in batch:
+        for row in rows:
+            facts = facts_of(row, graph)
             rec = recommend(facts, criteria, learned)
             tally.add(facts, rec)
             if rec.learned is not None:
@@ -202,8 +206,8 @@ def analyse(session: Session, account_id, engagement_id, asset_scope: Mapping[st
 
     with ThreadPoolExecutor(max_workers=1) as helper:
         pending = None
-        for batch in facts_in_scope(session, account_id, engagement_id, asset_scope):
-            following = helper.submit(prepare, batch)
+        for rows in rows_in_scope(session, account_id, engagement_id, asset_scope):
+            following = helper.submit(prepare, rows)
             if pending is not None:
                 write(pending.result())
             pending = following

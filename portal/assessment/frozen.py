@@ -41,8 +41,10 @@ EMPTY = FrozenMap()
 
 
 def frozen(items: Mapping | None) -> FrozenMap:
-    """`items` as a FrozenMap (itself when it already is one)."""
-    return items if isinstance(items, FrozenMap) else FrozenMap(items)
+    """`items` as a FrozenMap (itself when it already is one; EMPTY when empty)."""
+    if isinstance(items, FrozenMap):
+        return items
+    return FrozenMap(items) if items else EMPTY
 
 
 class FrozenDict(dict):

@@ -19,6 +19,7 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import fields as dataclass_fields
+from operator import attrgetter
 from typing import Any
 
 import networkx as nx
@@ -164,8 +165,12 @@ def _answers(value: Any) -> dict[str, str]:
             if key in ANSWER_KEYS and answer not in (None, "")}
 
 
+_assessed = attrgetter(*ASSESSED_FIELDS)
+
+
 def _completeness(row) -> float:
-    present = sum(getattr(row, name) not in (None, "") for name in ASSESSED_FIELDS)
+    values = _assessed(row)
+    present = len(values) - values.count(None) - values.count("")
     return round(present / len(ASSESSED_FIELDS), 2)
 
 
@@ -188,16 +193,22 @@ def facts_of(row, graph: Graph) -> AssetFacts:
         compliance=_compliance(tags), tags=tags, answers=_answers(row.questionnaire))
 
 
-def facts_in_scope(session: Session, account_id: uuid.UUID, engagement_id: uuid.UUID,
-                   scope: Mapping[str, Any],
-                   graph: Graph | None = None) -> Iterator[list[AssetFacts]]:
-    """The scope's assets as facts, in batches, application by application (by name, the
-    assets of none last), each application's by natural key."""
-    graph = graph or engagement_graph(session, account_id, engagement_id)
+def rows_in_scope(session: Session, account_id: uuid.UUID, engagement_id: uuid.UUID,
+                  scope: Mapping[str, Any]) -> Iterator[list]:
+    """The scope's assets as rows for `facts_of`, in batches, application by application
+    (by name, the assets of none last), each application's by natural key."""
     result = session.execute(
         select(*_COLUMNS).where(*scope_conditions(account_id, engagement_id, scope))
         .order_by(Asset.application, Asset.asset_key).execution_options(yield_per=BATCH))
-    for rows in result.partitions():
+    yield from result.partitions()
+
+
+def facts_in_scope(session: Session, account_id: uuid.UUID, engagement_id: uuid.UUID,
+                   scope: Mapping[str, Any],
+                   graph: Graph | None = None) -> Iterator[list[AssetFacts]]:
+    """The scope's assets as facts, in batches, in the order of `rows_in_scope`."""
+    graph = graph or engagement_graph(session, account_id, engagement_id)
+    for rows in rows_in_scope(session, account_id, engagement_id, scope):
         yield [facts_of(row, graph) for row in rows]
 
 
