@@ -61,14 +61,14 @@ def engine_alone(factory, tenant) -> tuple[int, float]:
     """The engine over the same facts, without the database (facts read beforehand)."""
     from portal.assessment.criteria import Criteria
     from portal.assessment.facts import LearnedChoices
-    from portal.assessment.scope import facts_in_scope
+    from portal.assessment.scope import engagement_graph, facts_of, rows_in_scope
     from portal.assessment.sixr import clear_memo, recommend
     from portal.db import TenantContext, session_scope
 
     with session_scope(factory, TenantContext(client_id=tenant.account_id)) as session:
-        facts = [f for batch in facts_in_scope(session, tenant.account_id,
-                                               tenant.engagement_id, {"kind": "all"})
-                 for f in batch]
+        graph = engagement_graph(session, tenant.account_id, tenant.engagement_id)
+        facts = [facts_of(row, graph) for rows in rows_in_scope(
+            session, tenant.account_id, tenant.engagement_id, {"kind": "all"}) for row in rows]
     clear_memo()
     criteria, learned = Criteria(), LearnedChoices()
     started = time.perf_counter()

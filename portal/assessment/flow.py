@@ -185,7 +185,6 @@ def analyse(session: Session, account_id, engagement_id, asset_scope: Mapping[st
     tally, used = Tally(group_applications), set()
     learned = learned_choices(session, account_id)
     preparer = Preparer(overridden_assets(session, account_id))
-
     graph = engagement_graph(session, account_id, engagement_id)
 
     def prepare(rows: list) -> PreparedBatch:

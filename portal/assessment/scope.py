@@ -203,15 +203,6 @@ def rows_in_scope(session: Session, account_id: uuid.UUID, engagement_id: uuid.U
     yield from result.partitions()
 
 
-def facts_in_scope(session: Session, account_id: uuid.UUID, engagement_id: uuid.UUID,
-                   scope: Mapping[str, Any],
-                   graph: Graph | None = None) -> Iterator[list[AssetFacts]]:
-    """The scope's assets as facts, in batches, in the order of `rows_in_scope`."""
-    graph = graph or engagement_graph(session, account_id, engagement_id)
-    for rows in rows_in_scope(session, account_id, engagement_id, scope):
-        yield [facts_of(row, graph) for row in rows]
-
-
 def facts_of_asset(session: Session, account_id: uuid.UUID, engagement_id: uuid.UUID,
                    asset_id: uuid.UUID) -> AssetFacts | None:
     """One asset's own facts, without the engagement's graph (dependents count 0): enough

@@ -12,7 +12,7 @@ from portal.assessment import flow as assessment_flow
 from portal.assessment import results
 from portal.assessment.criteria import FACTOR_LABELS
 from portal.assessment.overrides import override_recommendation
-from portal.errors import DomainError, NotFound
+from portal.errors import DomainError
 from portal.flows import engine, jobs
 from portal.tenancy import ROLE_LEVELS, require_engagement, require_role
 from portal.web.assessment.forms import AssessmentForm, OverrideForm, ResultFilterForm
@@ -82,10 +82,7 @@ def export(fmt: str):
 
 
 def _explanation(asset_id: uuid.UUID) -> results.Explanation:
-    try:
-        return results.explanation(db(), *_scope(), asset_id)
-    except NotFound:
-        abort(404)
+    return results.explanation(db(), *_scope(), asset_id)
 
 
 @bp.get("/assets/<uuid:asset_id>")

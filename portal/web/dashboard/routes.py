@@ -2,11 +2,10 @@
 tech debt and 6R estimates."""
 import uuid
 
-from flask import Blueprint, abort, g, render_template
+from flask import Blueprint, g, render_template
 
 from portal.accounts import engagement_in
 from portal.dashboard import engagement_dashboard
-from portal.errors import NotFound
 from portal.tenancy import require_role
 from portal.web.request_db import db
 
@@ -16,10 +15,8 @@ bp = Blueprint("dashboard", __name__)
 @bp.get("/engagements/<uuid:engagement_id>/dashboard")
 @require_role("viewer")
 def show(engagement_id: uuid.UUID):
-    try:
-        engagement = engagement_in(db(), g.tenant.account.id, engagement_id)
-    except NotFound:
-        abort(404)  # another tenant's engagement answers like a missing one
+    # Another tenant's engagement raises NotFound and answers like a missing one (404).
+    engagement = engagement_in(db(), g.tenant.account.id, engagement_id)
     return render_template("dashboard/index.html", engagement=engagement,
                            figures=engagement_dashboard(db(), g.tenant.account.id,
                                                         engagement.id))

@@ -13,7 +13,7 @@ from portal.engagement_data import assets_of, flows_of, imports_of, sixr_results
 from portal.engagements import (WHAT, account_members, close_engagement,
                                 deactivate_engagement, engagement_lead, filtered_engagements,
                                 new_engagement, update_engagement)
-from portal.errors import DomainError, NotFound
+from portal.errors import DomainError
 from portal.locking import CONFLICT_MESSAGE, EditConflict
 from portal.tenancy import ROLE_LEVELS, choose_context, require_role
 from portal.web.engagements.forms import (EngagementFilterForm, EngagementForm, VersionForm,
@@ -49,10 +49,7 @@ def _permissions() -> dict:
 
 
 def _engagement_or_404(engagement_id: uuid.UUID):
-    try:
-        return engagement_in(db(), g.tenant.account.id, engagement_id)
-    except NotFound:
-        abort(404)
+    return engagement_in(db(), g.tenant.account.id, engagement_id)
 
 
 def _attempt(action, *args):

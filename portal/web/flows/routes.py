@@ -30,10 +30,7 @@ def index():
 
 
 def _flow_or_404(flow_id: uuid.UUID):
-    try:
-        return flow_in(db(), g.tenant.account.id, g.tenant.engagement.id, flow_id)
-    except NotFound:
-        abort(404)
+    return flow_in(db(), g.tenant.account.id, g.tenant.engagement.id, flow_id)
 
 
 @bp.get("/<uuid:flow_id>")

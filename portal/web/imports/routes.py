@@ -13,7 +13,7 @@ from portal.discovery.parsing import (InventoryFileError, InventoryTooLargeError
                                       open_inventory)
 from portal.discovery.uploads import storage_path
 from portal.engagement_data import imports_of
-from portal.errors import DomainError, NotFound
+from portal.errors import DomainError
 from portal.tenancy import require_engagement, require_role
 from portal.web.htmx import redirect_or_refresh
 from portal.web.imports.forms import AcceptForm, MappingForm, UploadForm
@@ -25,10 +25,7 @@ UNITS = (*BYTES_PER_UNIT, *PERCENT_UNITS)
 
 
 def _import_or_404(import_id: uuid.UUID):
-    try:
-        return imports.import_in(db(), g.tenant.account.id, g.tenant.engagement.id, import_id)
-    except NotFound:
-        abort(404)
+    return imports.import_in(db(), g.tenant.account.id, g.tenant.engagement.id, import_id)
 
 
 def _index(form: UploadForm, status: int = 200):

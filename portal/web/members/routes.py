@@ -88,10 +88,7 @@ def deactivate(user_id: uuid.UUID):
 @bp.post("/members/<uuid:user_id>/invitation")
 @require_role("admin")
 def reinvite(user_id: uuid.UUID):
-    try:
-        member = members.membership(db(), g.tenant.account.id, user_id)
-    except NotFound:
-        abort(404)
+    member = members.membership(db(), g.tenant.account.id, user_id)
     user = db().get(User, member.user_id)
     if user.password_hash is not None:
         abort(400)
