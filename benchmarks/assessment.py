@@ -61,13 +61,13 @@ def engine_alone(factory, tenant) -> tuple[int, float]:
     """The engine over the same facts, without the database (facts read beforehand)."""
     from portal.assessment.criteria import Criteria
     from portal.assessment.facts import LearnedChoices
-    from portal.assessment.scope import engagement_graph, facts_of, rows_in_scope
+    from portal.assessment.scope import FactRow, engagement_graph, facts_of, rows_in_scope
     from portal.assessment.sixr import clear_memo, recommend
     from portal.db import TenantContext, session_scope
 
     with session_scope(factory, TenantContext(client_id=tenant.account_id)) as session:
         graph = engagement_graph(session, tenant.account_id, tenant.engagement_id)
-        facts = [facts_of(row, graph) for rows in rows_in_scope(
+        facts = [facts_of(FactRow._make(row), graph) for rows in rows_in_scope(
             session, tenant.account_id, tenant.engagement_id, {"kind": "all"}) for row in rows]
     clear_memo()
     criteria, learned = Criteria(), LearnedChoices()
@@ -119,7 +119,9 @@ def main() -> None:
         print(f"{'engine alone':>18}: {count:,} assets in {seconds:.2f} s = "
               f"{count / seconds:,.0f} assets/s (cold memo, same facts)")
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(f"peak RSS of this process: {peak:.0f} MB")
+        worker = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        print(f"peak RSS of this process: {peak:.0f} MB; of the largest worker process "
+              f"that preparation ran in: {worker:.0f} MB")
         engine.dispose()
 
 

@@ -23,8 +23,6 @@ import hashlib
 import io
 import json
 import math
-import secrets
-import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -36,7 +34,7 @@ from sqlalchemy import and_, or_, select, text, tuple_
 from sqlalchemy.orm import Session
 
 from portal.audit import AuditFilter, audit_query, field_changes, user_labels
-from portal.bulk import copy_csv, dumps, raw_cursor
+from portal.bulk import copy_csv, dumps, raw_cursor, time_ordered_ids
 from portal.discovery.fields import FIELDS, derive_name, normalise_name
 from portal.errors import DomainError, NotFound
 from portal.locking import check_version
@@ -146,17 +144,6 @@ def dependency_entries(targets: Iterable[str] | None) -> list[dict[str, str]]:
             seen.add(key)
             entries.append({"target": str(target).strip(), "key": key})
     return entries
-
-
-def time_ordered_ids() -> Callable[[int], str]:
-    """Ids for one batch in the layout of UUIDv7 (RFC 9562): the batch's millisecond, then
-    the record's position, then random bits (hex, as COPY reads them).  New assets' ids
-    then grow in insertion order, so each index that ends with the id takes its inserts
-    on a few hot pages instead of on random ones all over an index larger than memory
-    (measured: a third of a million-row import)."""
-    milliseconds = time.time_ns() // 1_000_000 & (1 << 48) - 1
-    base = milliseconds << 80 | 0x7 << 76 | 0b10 << 62 | secrets.randbits(30)
-    return lambda n: f"{base | (n >> 32 & 0xFFF) << 64 | (n & 0xFFFFFFFF) << 30:032x}"
 
 
 def _incoming_row(ord_: int, record: dict[str, Any], new_id: Callable[[int], str],
@@ -307,11 +294,13 @@ def _update_by_key(session: Session, account_id: uuid.UUID, engagement_id: uuid.
     return changed
 
 
-def refresh_inventory_statistics(session: Session) -> None:
+def refresh_inventory_statistics(session: Session, columns: Sequence[str] = ()) -> None:
     """Bring the planner's statistics of the asset table up to date (ANALYZE, as the
     table's owner, in the session's transaction): after a bulk write the table has none
-    until autovacuum comes round, and set-based writes planned on none can take hours."""
-    session.execute(text("SELECT refresh_inventory_statistics()"))
+    until autovacuum comes round, and set-based writes planned on none can take hours.
+    With `columns`, only theirs (and the table's row count): a fifth of the time."""
+    session.execute(text("SELECT refresh_inventory_statistics(:columns)"),
+                    {"columns": list(columns)})
 
 
 def store_dependencies(session: Session, account_id: uuid.UUID, engagement_id: uuid.UUID,

@@ -73,6 +73,7 @@ def load_price_table() -> PriceTable:
     return read_price_table(PRICE_TABLE_PATH)
 
 
+@lru_cache(maxsize=64)
 def target_cloud(preferred_clouds: tuple[str, ...]) -> str:
     """The first preferred cloud the price table prices, else the default."""
     clouds = load_price_table().clouds

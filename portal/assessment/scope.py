@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections import Counter
+from collections import Counter, namedtuple
 from collections.abc import Iterator, Mapping
 from dataclasses import fields as dataclass_fields
+from functools import lru_cache
 from operator import attrgetter
 from typing import Any
 
@@ -27,6 +28,7 @@ from sqlalchemy import Float, case, func, literal_column, select, true
 from sqlalchemy.orm import Session
 
 from portal.assessment.facts import ANSWER_KEYS, AssetFacts
+from portal.bulk import streamed
 from portal.client_accounts import COMPLIANCE_REQUIREMENTS
 from portal.errors import DomainError
 from portal.inventory import AssetFilter, filter_conditions
@@ -34,6 +36,7 @@ from portal.models import Asset
 
 SCOPE_KINDS = ("all", "filter", "applications")
 BATCH = 10_000
+FIRST_BATCH = 1_000  # small, so that an assessment's writes start sooner
 
 # The canonical fields whose absence the engine notices; completeness is their share.
 ASSESSED_FIELDS = ("asset_type", "environment", "os_name", "os_version",
@@ -142,6 +145,9 @@ _COLUMNS = (
           func.jsonb_array_length(Asset.dependencies)), else_=0).label("depends_on_count"),
     Asset.configurations["questionnaire"].label("questionnaire"),
 )
+# A row of `_COLUMNS` by name (`rows_in_scope` gives plain tuples, which cross to a worker
+# process cheaply).
+FactRow = namedtuple("FactRow", select(*_COLUMNS).selected_columns.keys())
 
 
 def _tags(value: Any) -> tuple[str, ...]:
@@ -152,6 +158,7 @@ def _tags(value: Any) -> tuple[str, ...]:
     return tuple(str(item).strip() for item in value if str(item).strip())
 
 
+@lru_cache(maxsize=4096)  # tags repeat across an inventory
 def _compliance(tags: tuple[str, ...]) -> tuple[str, ...]:
     spelled = (t.casefold().replace(" ", "").replace("_", "-") for t in tags)
     return tuple(_COMPLIANCE_SPELLINGS[t] for t in spelled if t in _COMPLIANCE_SPELLINGS)
@@ -175,7 +182,7 @@ def _completeness(row) -> float:
 
 
 def facts_of(row, graph: Graph) -> AssetFacts:
-    """The engine's view of one row of `_COLUMNS`."""
+    """The engine's view of one row of `_COLUMNS` (a `FactRow`, or a result row)."""
     tags = _tags(row.tags)
     cores = row.cpu_cores
     return AssetFacts(
@@ -194,13 +201,13 @@ def facts_of(row, graph: Graph) -> AssetFacts:
 
 
 def rows_in_scope(session: Session, account_id: uuid.UUID, engagement_id: uuid.UUID,
-                  scope: Mapping[str, Any]) -> Iterator[list]:
-    """The scope's assets as rows for `facts_of`, in batches, application by application
-    (by name, the assets of none last), each application's by natural key."""
-    result = session.execute(
-        select(*_COLUMNS).where(*scope_conditions(account_id, engagement_id, scope))
-        .order_by(Asset.application, Asset.asset_key).execution_options(yield_per=BATCH))
-    yield from result.partitions()
+                  scope: Mapping[str, Any]) -> Iterator[list[tuple]]:
+    """The scope's assets as tuples in `FactRow` order, in batches (FIRST_BATCH, then
+    BATCH), application by application (by name, the assets of none last), each
+    application's by natural key."""
+    return streamed(session, select(*_COLUMNS)
+                    .where(*scope_conditions(account_id, engagement_id, scope))
+                    .order_by(Asset.application, Asset.asset_key), BATCH, FIRST_BATCH)
 
 
 def facts_of_asset(session: Session, account_id: uuid.UUID, engagement_id: uuid.UUID,

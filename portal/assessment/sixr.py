@@ -193,12 +193,23 @@ def _assess(facts: AssetFacts, criteria: Criteria,
         FrozenDict(criticality=facts.business_criticality, environment=facts.environment,
                    application=facts.application, dependents=facts.dependents_count,
                    monthly_saving=round(cost["current_monthly"] - cost["target_monthly"], 2)),
-        FrozenDict(platform=situation.platform, os_family=os_family_word(facts.os_name),
-                   os=" ".join(p for p in (facts.os_name, facts.os_version) if p) or None,
-                   tech_debt_status=facts.tech_debt_status, depends_on=facts.depends_on_count,
-                   in_cycle=facts.in_cycle, target=cost["target"]),
+        _technical_considerations(situation.platform, facts.os_name, facts.os_version,
+                                  facts.tech_debt_status, facts.depends_on_count,
+                                  facts.in_cycle, cost["target"]),
         decision_key,
     )
+
+
+# Shared between assets with the same values, and so serialised once per batch for them
+# all (see `store.Preparer`).
+@lru_cache(maxsize=65536)
+def _technical_considerations(platform: str, os_name: str | None, os_version: str | None,
+                              tech_debt_status: str | None, depends_on: int, in_cycle: bool,
+                              target: str | None) -> FrozenDict:
+    return FrozenDict(platform=platform, os_family=os_family_word(os_name),
+                      os=" ".join(p for p in (os_name, os_version) if p) or None,
+                      tech_debt_status=tech_debt_status, depends_on=depends_on,
+                      in_cycle=in_cycle, target=target)
 
 
 def _decide(situation: Situation, missing: tuple[str, ...], criteria: Criteria,

@@ -26,7 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.assessment.sixr import Recommendation
-from portal.bulk import copy_text, csv_text, dumps, raw_cursor
+from portal.bulk import copy_text, csv_text, dumps, raw_cursor, time_ordered_ids
 from portal.models import SixrAnalysis
 
 ENGINE = "engine"  # sixr_analysis.analyzed_by of the engine's rows
@@ -46,7 +46,7 @@ _INCOMING = (
     "CREATE TEMP TABLE IF NOT EXISTS incoming_decisions (decision int PRIMARY KEY,"
     " primary_recommendation text, confidence_score double precision, rationale text, "
     + ", ".join(f"{c} jsonb" for c in _DECISION_JSON) + ") ON COMMIT DROP;"
-    " CREATE TEMP TABLE IF NOT EXISTS incoming_sixr (asset_id uuid, decision int,"
+    " CREATE TEMP TABLE IF NOT EXISTS incoming_sixr (new_id uuid, asset_id uuid, decision int,"
     " primary_recommendation text, complexity_score int, risk_score int,"
     " overridden boolean, "
     + ", ".join(f"{c} jsonb" for c in _ASSET_JSON) + ") ON COMMIT DROP;"
@@ -57,12 +57,13 @@ def _from_incoming(column: str) -> str:
     return f"d.{column}" if column in _DECISION_COLUMNS else f"i.{column}"
 
 
-# One engine row per asset (a unique partial index): new assets get one, the others are
-# rewritten in place when the analysis differs.
+# One engine row per asset (a unique partial index): new assets get one (with a
+# time-ordered id, see bulk.time_ordered_ids), the others are rewritten in place when the
+# analysis differs.
 _UPSERT = f"""
-    INSERT INTO sixr_analysis AS s (client_account_id, engagement_id, asset_id,
+    INSERT INTO sixr_analysis AS s (id, client_account_id, engagement_id, asset_id,
         {", ".join(_ANALYSIS_COLUMNS)}, analyzed_by, analyzed_at)
-    SELECT %(account)s, %(engagement)s, i.asset_id,
+    SELECT i.new_id, %(account)s, %(engagement)s, i.asset_id,
         {", ".join(map(_from_incoming, _ANALYSIS_COLUMNS))}, 'engine', now()
     FROM incoming_sixr i JOIN incoming_decisions d USING (decision)
     ON CONFLICT (client_account_id, asset_id) WHERE analyzed_by = 'engine' DO UPDATE SET
@@ -107,10 +108,12 @@ def overridden_assets(session: Session, account_id: uuid.UUID) -> frozenset[str]
 class PreparedBatch:
     """A batch of recommendations as CSV for `store_recommendations`: the decisions no
     earlier batch of the assessment carried, numbered, and each asset with its decision's
-    number.  `first`: the assessment's first batch (earlier numbers are void)."""
+    number.  `first`: the assessment's first batch (earlier numbers are void); `count`: its
+    assets."""
     decisions: str
     assets: str
     first: bool
+    count: int
 
 
 class Preparer:
@@ -126,6 +129,7 @@ class Preparer:
     def prepared(self, recommendations: Iterable[Recommendation]) -> PreparedBatch:
         decisions: list[tuple] = []
         assets: list[tuple] = []
+        new_id = time_ordered_ids()
         texts: dict[int, str] = {}  # estimates are often shared objects: serialised once
 
         def text(value) -> str:
@@ -142,13 +146,14 @@ class Preparer:
                 row = rec.sixr_row()
                 decisions.append((number, rec.primary, rec.confidence, rec.rationale,
                                   *(dumps(row[c]) for c in _DECISION_JSON)))
-            assets.append((rec.asset_id, number, rec.primary, rec.complexity_score,
-                           rec.risk_score,
+            assets.append((new_id(len(assets)), rec.asset_id, number, rec.primary,
+                           rec.complexity_score, rec.risk_score,
                            rec.asset_id in self.overridden, text(rec.cost),
                            text(rec.effort), text(rec.business_impact),
                            text(rec.technical_considerations)))
         self.batches += 1
-        return PreparedBatch(csv_text(decisions), csv_text(assets), self.batches == 1)
+        return PreparedBatch(csv_text(decisions), csv_text(assets), self.batches == 1,
+                             len(assets))
 
 
 def store_recommendations(session: Session, account_id: uuid.UUID, engagement_id: uuid.UUID,

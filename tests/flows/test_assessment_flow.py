@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from portal import crypto
 from portal.assessment import flow as assessment  # noqa: F401  (registers the flow type)
-from portal.assessment import store
+from portal.assessment import scope, store
 from portal.assessment.overrides import learned_choices, override_recommendation
 from portal.db import session_scope
 from portal.errors import DomainError
@@ -202,6 +202,29 @@ def test_a_failure_while_storing_leaves_nothing_and_retry_completes(flows, inven
     flows.act("retry", inventory, master.flow_id)
     assert flows.run(inventory, master.flow_id)[-1] == "completed"
     assert len(engine_rows(flows, inventory)) == 9
+
+
+def test_a_worker_process_prepares_the_batches_as_a_thread_does(flows, inventory,
+                                                               monkeypatch):
+    monkeypatch.setattr(scope, "FIRST_BATCH", 2)  # several batches, applications across them
+    monkeypatch.setattr(scope, "BATCH", 3)
+
+    def analysed(in_process: bool) -> tuple:
+        with session_scope(flows.sessions, inventory.context) as s:
+            criteria = assessment.criteria_for(s, inventory.account_id, inventory.engagement_id)
+            tally = assessment.analyse(s, inventory.account_id, inventory.engagement_id,
+                                       {"kind": "all", "asset_count": 9}, criteria,
+                                       in_process=in_process)
+        rows = {name: (row.primary_recommendation, row.confidence_score, row.rationale,
+                       row.analysis_criteria, row.cost_estimation, row.business_impact)
+                for name, row in engine_rows(flows, inventory).items()}
+        return (tally.results(), tally.risk_assessment(), tally.application_verdicts(),
+                rows)
+
+    in_process = analysed(in_process=True)
+    assert in_process[0]["assets_assessed"] == len(in_process[3]) == 9
+    assert len(in_process[2]) == 4  # Billing, Core banking, Intranet, Shop
+    assert in_process == analysed(in_process=False)
 
 
 def test_the_audit_log_records_analyses_compactly_and_changes_only(flows, inventory):
