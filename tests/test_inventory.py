@@ -139,6 +139,37 @@ def test_a_reimport_after_an_empty_update_writes_one_audit_entry_per_change(db_s
     assert "enable_nestloop=off" in settings
 
 
+def test_the_statement_audit_logs_the_kept_columns_of_inserts_updates_and_deletes(
+        db_session, tenant):
+    """Assets are audited per statement, without the assessment's columns (skipped)."""
+    assessed = {"sixr_recommendation", "complexity_score", "risk_score", "last_analyzed"}
+    kept = {column.name for column in Asset.__table__.columns} - assessed
+    upsert(db_session, tenant, SERVERS)
+
+    def entries(operation: str) -> list[AuditLog]:
+        return list(db_session.scalars(select(AuditLog).where(
+            AuditLog.table_name == "assets", AuditLog.client_account_id == tenant[0].id,
+            AuditLog.operation == operation).order_by(AuditLog.id)))
+
+    inserted = entries("INSERT")
+    assert len(inserted) == 3 and all(e.new_values.keys() == kept for e in inserted)
+    assert {e.id.version for e in inserted} == {7}
+    assert [e.new_values["asset_name"] for e in inserted] == ["web-01", "web-02", "db-01"]
+    web = next(a for a in assets_of(db_session, tenant) if a.asset_name == "web-01")
+    db_session.execute(Asset.__table__.update().where(Asset.id == web.id)
+                       .values(risk_score=70, complexity_score=20))
+    assert entries("UPDATE") == []  # only skipped columns changed
+    db_session.execute(Asset.__table__.update().where(Asset.id == web.id)
+                       .values(environment="staging", risk_score=71))
+    [update] = entries("UPDATE")
+    assert (update.old_values, update.new_values) == ({"environment": "production"},
+                                                      {"environment": "staging"})
+    db_session.execute(Asset.__table__.delete().where(Asset.id == web.id))
+    [deleted] = entries("DELETE")
+    assert deleted.record_id == web.id and deleted.old_values.keys() == kept
+    assert deleted.old_values["environment"] == "staging"
+
+
 def test_records_without_a_name_are_skipped_and_counted(db_session, tenant):
     counts = upsert(db_session, tenant, [{"ip_address": "10.9.9.9"},
                                          {"fqdn": "app7.corp.example.com"}])

@@ -43,41 +43,35 @@ _AUDIT = """
     SECURITY DEFINER {settings} AS $$
     DECLARE
         skipped text[] := COALESCE(TG_ARGV, '{{}}');  -- columns not copied
-        old_kept text;  -- the copied columns, as select lists over o and n
+        -- The copied columns as select lists: over a logged row r (insert, delete), and
+        -- over the old and new row o and n of an update.
+        row_kept text;
+        old_kept text;
         new_kept text;
-        changed text := 'true';  -- which updated rows to compare (see below)
+        changed text;  -- which updated rows to look at
         -- The entries' ids: this millisecond, version 7, 40 random bits, then position.
         id_prefix text := lpad(to_hex(floor(extract(epoch FROM clock_timestamp()) * 1000)
                                       ::bigint), 12, '0')
                           || '7' || substr(md5(random()::text), 1, 3)
                           || '8' || substr(md5(random()::text), 1, 7);
     BEGIN
-        SELECT string_agg(format('o.%I', attname), ', ' ORDER BY attnum),
-               string_agg(format('n.%I', attname), ', ' ORDER BY attnum)
-        INTO old_kept, new_kept
+        SELECT string_agg(format('r.%I', attname), ', ' ORDER BY attnum),
+               string_agg(format('o.%I', attname), ', ' ORDER BY attnum),
+               string_agg(format('n.%I', attname), ', ' ORDER BY attnum),
+               -- A row whose other columns are all equal changed only what is not
+               -- copied: compare those columns first, typed, before building documents
+               -- (an assessment updates a hundred thousand assets and logs none).
+               CASE WHEN cardinality(skipped) = 0 THEN 'true' ELSE format(
+                   '(%s) IS DISTINCT FROM (%s)',
+                   string_agg(format('o.%I', attname), ', ' ORDER BY attnum)
+                       FILTER (WHERE attgenerated = ''),
+                   string_agg(format('n.%I', attname), ', ' ORDER BY attnum)
+                       FILTER (WHERE attgenerated = '')) END
+        INTO row_kept, old_kept, new_kept, changed
         FROM pg_attribute
         WHERE attrelid = TG_RELID AND attnum > 0 AND NOT attisdropped
           AND attname <> ALL (skipped);
-        IF TG_OP = 'INSERT' THEN
-            EXECUTE format($sql$
-            INSERT INTO audit_log (id, table_name, record_id, operation, new_values,
-                                   user_id, client_account_id)
-            SELECT {entry_id}, $1, n.id, $2, to_jsonb(k), {user}, n.client_account_id
-            FROM new_rows n CROSS JOIN LATERAL (SELECT %s) k$sql$, new_kept)
-            USING TG_TABLE_NAME, TG_OP, id_prefix;
-        ELSIF TG_OP = 'UPDATE' THEN
-            IF cardinality(skipped) > 0 THEN
-                -- A row whose other columns are all equal changed only what is not
-                -- copied: compare those columns first, typed, before building documents
-                -- (an assessment updates a hundred thousand assets and logs none).
-                SELECT format('(%s) IS DISTINCT FROM (%s)',
-                              string_agg(format('o.%I', attname), ', ' ORDER BY attnum),
-                              string_agg(format('n.%I', attname), ', ' ORDER BY attnum))
-                INTO changed
-                FROM pg_attribute
-                WHERE attrelid = TG_RELID AND attnum > 0 AND NOT attisdropped
-                  AND attgenerated = '' AND attname <> ALL (skipped);
-            END IF;
+        IF TG_OP = 'UPDATE' THEN
             EXECUTE format($sql$
             INSERT INTO audit_log (id, table_name, record_id, operation, old_values,
                                    new_values, user_id, client_account_id)
@@ -95,12 +89,13 @@ _AUDIT = """
                 WHERE r.old_row -> e.key IS DISTINCT FROM e.value) d
             WHERE %s AND d.new_values IS NOT NULL$sql$, old_kept, new_kept, changed)
             USING TG_TABLE_NAME, TG_OP, id_prefix;
-        ELSE
+        ELSE  -- an insert's new rows or a delete's old ones, whole
             EXECUTE format($sql$
-            INSERT INTO audit_log (id, table_name, record_id, operation, old_values,
+            INSERT INTO audit_log (id, table_name, record_id, operation, %1$s_values,
                                    user_id, client_account_id)
-            SELECT {entry_id}, $1, o.id, $2, to_jsonb(k), {user}, o.client_account_id
-            FROM old_rows o CROSS JOIN LATERAL (SELECT %s) k$sql$, old_kept)
+            SELECT {entry_id}, $1, r.id, $2, to_jsonb(k), {user}, r.client_account_id
+            FROM %1$s_rows r CROSS JOIN LATERAL (SELECT %2$s) k$sql$,
+                CASE TG_OP WHEN 'INSERT' THEN 'new' ELSE 'old' END, row_kept)
             USING TG_TABLE_NAME, TG_OP, id_prefix;
         END IF;
         RETURN NULL;
