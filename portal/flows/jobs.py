@@ -17,6 +17,8 @@ Failures, and what happens to them:
   STALLED_AFTER seconds back in the queue (procrastinate's recipe for stalled jobs); the
   phase then runs again from the start.  A job that stalls MAX_ATTEMPTS times fails its flow.
 
+Every worker also runs `prune_logins` hourly (login throttling counts older than a day).
+
 The queue lives in the PostgreSQL schema `procrastinate` (created by the Alembic migration
 `e4fa58d3eeae`); workers connect as portal_app with that schema on their search_path.
 """
@@ -40,7 +42,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from portal import crypto
 from portal.config import Settings
-from portal.db import app_role_url, make_engine, make_session_factory
+from portal.auth import prune_login_attempts
+from portal.db import app_role_url, make_engine, make_session_factory, session_scope
 from portal.errors import NotFound
 from portal.flows import engine
 
@@ -55,6 +58,8 @@ RETRY = procrastinate.RetryStrategy(max_attempts=MAX_ATTEMPTS, exponential_wait=
 HEARTBEAT_INTERVAL = 10.0  # seconds between a worker's heartbeats
 STALLED_AFTER = 30.0  # seconds without a heartbeat before a worker's jobs are requeued
 STALLED_CHECK_CRON = "* * * * *"  # every minute
+PRUNE_LOGINS = "portal.prune_login_attempts"
+PRUNE_LOGINS_CRON = "17 * * * *"  # hourly
 # Modules that register flow types (engine.register_flow_type): workers import them.
 FLOW_TYPE_MODULES: tuple[str, ...] = ("portal.discovery.flow", "portal.assessment.flow")
 
@@ -137,6 +142,13 @@ async def retry_stalled_jobs(context: procrastinate.JobContext, timestamp: int) 
     return await requeue_stalled_jobs(context.app, context.additional_context["sessions"])
 
 
+def prune_logins(context: procrastinate.JobContext, timestamp: int) -> int:
+    """Periodic job: forget login attempts older than any throttling window (the table
+    would otherwise keep every attempt ever made); returns how many."""
+    with session_scope(context.additional_context["sessions"]) as session:
+        return prune_login_attempts(session)
+
+
 async def requeue_stalled_jobs(app: procrastinate.App, sessions: sessionmaker[Session], *,
                                stalled_after: float = STALLED_AFTER) -> int:
     """Put back in the queue every 'doing' job whose worker has been silent for
@@ -186,8 +198,11 @@ def make_app(app_url: str, *, periodic: bool = True) -> procrastinate.App:
     app.task(name=RUN_FLOW_PHASE, queue=QUEUE, pass_context=True, retry=RETRY)(run_flow_phase)
     stalled = app.task(name=RETRY_STALLED, queue=QUEUE, pass_context=True,
                        queueing_lock=RETRY_STALLED)(retry_stalled_jobs)
+    prune = app.task(name=PRUNE_LOGINS, queue=QUEUE, pass_context=True,
+                     queueing_lock=PRUNE_LOGINS)(prune_logins)
     if periodic:
         app.periodic(cron=STALLED_CHECK_CRON, periodic_id="stalled")(stalled)
+        app.periodic(cron=PRUNE_LOGINS_CRON, periodic_id="logins")(prune)
     return app
 
 

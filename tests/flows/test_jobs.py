@@ -283,3 +283,24 @@ def test_portal_worker_runs_beside_serve_and_stops_cleanly(admin_url, queue_db, 
             time.sleep(0.1)
     assert process.returncode == 0
     assert queue_db.execute(registered).fetchone()[0] == 0
+
+
+def test_an_hourly_job_forgets_login_attempts_older_than_a_day(app_url, flows, queue_db):
+    app = jobs.make_app(app_url)
+    [hourly] = [p for p in app.periodic_registry.periodic_tasks.values()
+                if p.task.name == jobs.PRUNE_LOGINS]
+    assert hourly.cron == jobs.PRUNE_LOGINS_CRON == "17 * * * *"
+    marker = uuid.uuid4().hex[:12]
+    queue_db.execute(
+        "INSERT INTO login_attempts (email_hash, succeeded, attempted_at) VALUES "
+        "(%s, false, now() - interval '25 hours'), (%s, false, now() - interval '23 hours')",
+        (f"old-{marker}", f"new-{marker}"))
+    with app.open():
+        app.configure_task(jobs.PRUNE_LOGINS).defer(timestamp=0)
+    drain(app_url, flows.sessions)
+    left = queue_db.execute("SELECT email_hash FROM login_attempts WHERE email_hash LIKE %s",
+                            (f"%-{marker}",)).fetchall()
+    assert left == [(f"new-{marker}",)]
+    assert queue_db.execute("SELECT count(*) FROM procrastinate.procrastinate_jobs WHERE "
+                            "task_name = %s AND status <> 'succeeded'",
+                            (jobs.PRUNE_LOGINS,)).fetchone()[0] == 0
