@@ -39,7 +39,12 @@ __all__ = ["ANSWER_KEYS", "ANSWER_QUESTIONS", "FACTORS", "FACTOR_LABELS", "STRAT
            "recommend_application", "recommend_uncached", "similarity_key",
            "validate_answers"]
 
-MEMO_LIMIT = 200_000  # profiles kept before the memo starts afresh
+# Entries kept before a memo starts afresh.  Profiles repeat mostly among neighbours (an
+# assessment reads application by application) and measured utilisation makes most of them
+# unique, so their memo stays small: at 200,000 it held a quarter of a gigabyte of results
+# that were never asked for again.  Decisions are few and each saves real work.
+PROFILE_MEMO_LIMIT = 20_000
+DECISION_MEMO_LIMIT = 200_000
 DECIDING_FACTORS = 4  # contributions named in a rationale
 # Inputs each assessment type expects; an absent one is listed and lowers confidence.
 _CORE_INPUTS = ("asset_type", "environment", "os_name", "os_version",
@@ -142,7 +147,7 @@ def recommend(facts: AssetFacts, criteria: Criteria,
     key = (_profile(facts), criteria, applied)
     core = _MEMO.get(key)
     if core is None:
-        if len(_MEMO) >= MEMO_LIMIT:
+        if len(_MEMO) >= PROFILE_MEMO_LIMIT:
             _MEMO.clear()
         core = _MEMO[key] = _assess(facts, criteria, applied)
     return Recommendation(facts.asset_id, *core)
@@ -174,7 +179,7 @@ def _assess(facts: AssetFacts, criteria: Criteria,
     decision_key = (situation, missing, criteria, applied)
     decision = _DECISIONS.get(decision_key)
     if decision is None:
-        if len(_DECISIONS) >= MEMO_LIMIT:
+        if len(_DECISIONS) >= DECISION_MEMO_LIMIT:
             _DECISIONS.clear()
         decision = _DECISIONS[decision_key] = _decide(situation, missing, criteria, applied)
     primary = decision[0]
