@@ -96,13 +96,16 @@ def running(instance_path: Path) -> Iterator[str]:
     """Context manager yielding the server URL.
 
     On exit the server is stopped only if this call started it, so a server
-    that was already running (e.g. shared with another process) keeps running.
+    that was already running (e.g. shared with another process) keeps running,
+    and only by the process that started it: a process forked inside the block
+    (a gunicorn worker) leaves it through this same code when it exits.
     """
     url, started_here = _start(Path(instance_path))
+    starter = os.getpid()
     try:
         yield url
     finally:
-        if started_here:
+        if started_here and os.getpid() == starter:
             stop(instance_path)
 
 

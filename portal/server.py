@@ -48,14 +48,18 @@ WORKER_STOP_SECONDS = 15  # then SIGKILL: safe, an interrupted phase rolls back 
 @contextmanager
 def worker_process(database_url: str, concurrency: int) -> Iterator[subprocess.Popen]:
     """`portal worker` as a child process for the duration of the block, on the same
-    database (DATABASE_URL, so it never starts or stops an embedded server itself)."""
+    database (DATABASE_URL, so it never starts or stops an embedded server itself).
+    Stopped by this process only: a gunicorn worker, forked inside the block, leaves it
+    through this same code when it exits."""
     process = subprocess.Popen(
         [sys.executable, "-m", "portal", "worker", "--concurrency", str(concurrency)],
         env={**os.environ, "DATABASE_URL": database_url})
+    parent = os.getpid()
     try:
         yield process
     finally:
-        stop_process(process)
+        if os.getpid() == parent:
+            stop_process(process)
 
 
 def stop_process(process: subprocess.Popen, timeout: float = WORKER_STOP_SECONDS) -> None:

